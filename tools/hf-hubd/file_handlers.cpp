@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+// Downloads: resolve and raw on the API listener, and signed blob URLs on the CDN listener.
+
+#include <sys/mman.h>
+
+#include <algorithm>
+
+#include "common/time_util.h"
+#include "hf-hubd/hub_service.h"
+
+namespace hfm::hubd {
+
+namespace {
+
+constexpr std::size_t kSendChunk = 4u << 20;
+
+// A read-only mapping of one blob, shared by the response's content provider.
+class BlobMapping {
+ public:
+  BlobMapping(const BlobMapping&) = delete;
+  BlobMapping& operator=(const BlobMapping&) = delete;
+  static std::shared_ptr<BlobMapping> map(int fd, std::size_t size) {
+    void* addr = nullptr;
+    if (size > 0) {
+      addr = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+      if (addr == MAP_FAILED) {
+        return nullptr;
+      }
+      ::madvise(addr, size, MADV_SEQUENTIAL);
+    }
+    return std::shared_ptr<BlobMapping>(new BlobMapping(addr, size));
+  }
+  ~BlobMapping() {
+    if (addr_ != nullptr) {
+      ::munmap(addr_, size_);
+    }
+  }
+  const char* data() const { return static_cast<const char*>(addr_); }
+
+ private:
+  BlobMapping(void* addr, std::size_t size) : addr_(addr), size_(size) {}
+  void* addr_;
+  std::size_t size_;
+};
+
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;  // inclusive
+};
+
+enum class RangeKind { kNone, kSatisfiable, kUnsatisfiable };
+
+// Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n". Several ranges, or a header that is not
+// a byte range, are ignored and the whole body is served, as RFC 9110 allows.
+RangeKind parseRange(const std::string& header, std::uint64_t size, ByteRange& out) {
+  constexpr std::string_view kPrefix = "bytes=";
+  if (header.rfind(kPrefix, 0) != 0 || header.find(',') != std::string::npos) {
+    return RangeKind::kNone;
+  }
+  std::string spec = header.substr(kPrefix.size());
+  auto dash = spec.find('-');
+  if (dash == std::string::npos) {
+    return RangeKind::kNone;
+  }
+  auto number = [](const std::string& s, std::uint64_t& v) {
+    if (s.empty() || s.size() > 19 ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+    v = std::stoull(s);
+    return true;
+  };
+  std::string a = spec.substr(0, dash);
+  std::string b = spec.substr(dash + 1);
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  if (a.empty()) {
+    if (!number(b, last) || last == 0) {
+      return last == 0 && !b.empty() ? RangeKind::kUnsatisfiable : RangeKind::kNone;
+    }
+    if (size == 0) {
+      return RangeKind::kUnsatisfiable;
+    }
+    out = {size - std::min(last, size), size - 1};
+    return RangeKind::kSatisfiable;
+  }
+  if (!number(a, first) || (!b.empty() && (!number(b, last) || last < first))) {
+    return RangeKind::kNone;
+  }
+  if (first >= size) {
+    return RangeKind::kUnsatisfiable;
+  }
+  out = {first, b.empty() ? size - 1 : std::min(last, size - 1)};
+  return RangeKind::kSatisfiable;
+}
+
+std::string stripEtag(std::string etag) {
+  if (etag.rfind("W/", 0) == 0) {
+    etag = etag.substr(2);
+  }
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  return etag;
+}
+
+}  // namespace
+
+std::string HubService::cdnUrl(const Call& call, const std::string& sha256) const {
+  std::string path = "/lfs/" + sha256;
+  return cdnBaseUrl(call) + path + "?" + signer_.signQuery(path);
+}
+
+void HubService::serveBlob(Call& call, const std::string& sha256, std::uint64_t size,
+                           const std::string& etag) {
+  httplib::Response& res = call.res;
+  res.set_header("Accept-Ranges", "bytes");
+  res.set_header("ETag", "\"" + etag + "\"");
+  ByteRange range;
+  RangeKind kind = parseRange(call.req.get_header_value("Range"), size, range);
+  if (kind == RangeKind::kUnsatisfiable) {
+    res.set_header("Content-Range", "bytes */" + std::to_string(size));
+    return sendError(call, ApiError{416, "RangeNotSatisfiable",
+                                    "Requested range not satisfiable (size " +
+                                        std::to_string(size) + ")",
+                                    {}});
+  }
+  auto fd = objects_->openBlob(sha256);
+  if (!fd) {
+    return sendError(call, internalError(fd.error()).error());
+  }
+  auto mapping = BlobMapping::map(fd->get(), size);
+  if (!mapping) {
+    return sendError(call, apiError(500, "InternalError", "cannot map blob " + sha256).error());
+  }
+  std::uint64_t first = 0;
+  std::uint64_t length = size;
+  if (kind == RangeKind::kSatisfiable) {
+    first = range.first;
+    length = range.last - range.first + 1;
+    res.status = 206;
+    res.set_header("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                        std::to_string(range.last) + "/" + std::to_string(size));
+  } else {
+    res.status = 200;
+  }
+  if (length == 0) {
+    res.set_content("", "application/octet-stream");
+    return;
+  }
+  res.set_content_provider(
+      static_cast<std::size_t>(length), "application/octet-stream",
+      [mapping, first](std::size_t offset, std::size_t len, httplib::DataSink& sink) {
+        return sink.write(mapping->data() + first + offset, std::min(len, kSendChunk));
+      });
+}
+
+void HubService::resolve(Call& call) {
+  auto meta = repoFor(call, false);
+  if (!meta) {
+    return;
+  }
+  if (auto st = auth_.checkDownload(call.who, *meta); !st) {
+    return sendError(call, st.error());
+  }
+  auto rev = revisionFor(call, call.match.revision);
+  if (!rev) {
+    return;
+  }
+  auto index = repos_->tree(meta->id, rev->commit);
+  if (!index) {
+    return sendError(call, index.error());
+  }
+  call.res.set_header("X-Repo-Commit", rev->commit);
+  const FileEntry* file = (*index)->file(call.match.path);
+  if (file == nullptr) {
+    return sendError(call, entryNotFound(call.match.path, rev->commit).error());
+  }
+  bool raw = call.match.route == Route::kRaw;
+  if (raw && file->is_lfs) {
+    call.res.status = 200;
+    call.res.set_header("ETag", "\"" + file->oid + "\"");
+    call.res.set_content(lfsPointer(file->sha256, file->size), "text/plain; charset=utf-8");
+    return;
+  }
+  if (!raw && file->is_lfs) {
+    std::string etag = "\"" + file->sha256 + "\"";
+    call.res.set_header("X-Linked-Etag", etag);
+    call.res.set_header("X-Linked-Size", std::to_string(file->size));
+    call.res.set_header("ETag", etag);
+    if (stripEtag(call.req.get_header_value("If-None-Match")) == file->sha256) {
+      call.res.status = 304;
+      return;
+    }
+    std::string location = cdnUrl(call, file->sha256);
+    call.res.status = 302;
+    call.res.set_header("Location", location);
+    call.res.set_content("Found. Redirecting to " + location, "text/plain; charset=utf-8");
+    return;
+  }
+  if (!raw && stripEtag(call.req.get_header_value("If-None-Match")) == file->oid) {
+    call.res.status = 304;
+    call.res.set_header("ETag", "\"" + file->oid + "\"");
+    return;
+  }
+  serveBlob(call, file->sha256, file->size, file->oid);
+}
+
+void HubService::cdnBlob(Call& call) {
+  if (call.req.has_header("Authorization")) {
+    stats_.countCdnAuthorization();
+  }
+  const std::string& sha256 = call.match.path;
+  auto verdict = signer_.verify("/lfs/" + sha256, call.param("X-Expires"),
+                                call.param("X-Signature"), common::unixSecondsNow());
+  if (verdict != UrlSigner::Verdict::kValid) {
+    bool expired = verdict == UrlSigner::Verdict::kExpired;
+    return sendError(call, ApiError{403, expired ? "SignatureExpired" : "SignatureInvalid",
+                                    expired ? "Request has expired"
+                                            : "The request signature is missing or invalid",
+                                    {}});
+  }
+  auto size = objects_->size(sha256);
+  if (!size) {
+    return sendError(call, ApiError{404, "NoSuchKey", "The specified key does not exist.", {}});
+  }
+  serveBlob(call, sha256, *size, sha256);
+}
+
+}  // namespace hfm::hubd
