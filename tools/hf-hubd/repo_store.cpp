@@ -88,10 +88,12 @@ json refsToJson(const Refs& r) {
 Refs refsFromJson(const json& j) {
   Refs r;
   r.branches = j.value("branches", std::map<std::string, std::string>{});
-  for (const auto& [name, tag] : j.value("tags", json::object()).items()) {
+  const json tag_map = j.value("tags", json::object());
+  const json pull_map = j.value("pulls", json::object());
+  for (const auto& [name, tag] : tag_map.items()) {
     r.tags[name] = TagRef{tag.at("commit").get<std::string>(), tag.value("message", "")};
   }
-  for (const auto& [num, pr] : j.value("pulls", json::object()).items()) {
+  for (const auto& [num, pr] : pull_map.items()) {
     r.pulls[std::stoi(num)] = PullRequest{pr.at("commit").get<std::string>(),
                                           pr.value("title", ""), pr.value("author", "")};
   }
