@@ -41,6 +41,12 @@ expect() {
   if [ "$2" = "$3" ]; then ok "$1"; else nok "$1" "got '$2', want '$3'${4:+ ($4)}"; fi
 }
 # expect_true NAME DETAILS CMD...
+# abort NAME DETAILS: a failure the rest of the script cannot run without.
+abort() {
+  nok "$1" "$2"
+  echo "$PASS passed, $FAIL failed"
+  exit 1
+}
 expect_true() {
   local name=$1 details=$2
   shift 2
@@ -103,15 +109,14 @@ start_server() {
       break
     fi
     if ! kill -0 "$SRV_PID" 2>/dev/null; then
-      echo "server $name exited: $(cat "$T/$name.err")" >&2
-      exit 1
+      abort "start server $name" "it exited: $(tr '\n' ' ' <"$T/$name.err")"
     fi
     sleep 0.05
   done
   SRV_URL=$(head -n1 "$T/$name.out")
   case "$SRV_URL" in
     http://*) ;;
-    *) echo "server $name printed no URL: $(cat "$T/$name.err")" >&2; exit 1 ;;
+    *) abort "start server $name" "no URL on its first stdout line: $(tr '\n' ' ' <"$T/$name.err")" ;;
   esac
 }
 
@@ -170,9 +175,23 @@ BIG_SHA=$(sha_of "$SRC/tiny/big.bin")
 NESTED_SHA=$(sha_of "$SRC/tiny/sub/dir/nested.txt")
 
 R1=$T/root1
-"$HUBD" import --root "$R1" --repo models/alice/tiny -m "seed" "$SRC/tiny" >"$T/import.log" 2>&1
-"$HUBD" import --root "$R1" --repo models/bob/secret --private "$SRC/secret" >>"$T/import.log" 2>&1
-"$HUBD" import --root "$R1" --repo models/alice/gated --gated "$SRC/gated" >>"$T/import.log" 2>&1
+import_repo() { # REPO SRC [flags]
+  local repo=$1 src=$2
+  shift 2
+  "$HUBD" import --root "$R1" --repo "$repo" "$@" "$src" >>"$T/import.log" 2>&1 ||
+    abort "import $repo" "$(tr '\n' ' ' <"$T/import.log")"
+}
+import_repo models/alice/tiny "$SRC/tiny" -m seed
+import_repo models/bob/secret "$SRC/secret" --private
+import_repo models/alice/gated "$SRC/gated" --gated
+# import refuses to run while a server holds the root.
+start_server lockcheck "$R1"
+RC=0
+"$HUBD" import --root "$R1" --repo models/alice/other "$SRC/secret" >"$T/import2.log" 2>&1 || RC=$?
+expect_true "import refuses a root held by a server" "exit status $RC: $(tr '\n' ' ' <"$T/import2.log")" \
+  test "$RC" -ne 0
+kill "$SRV_PID"
+wait "$SRV_PID" || true
 # Copies for the servers that need other options (each root is locked by one server).
 for r in ttl fault503 faultcut fault429; do
   cp -a "$R1" "$T/root_$r"

@@ -17,6 +17,36 @@ struct ApiError {
   std::string repo_commit;  // set on EntryNotFound: clients read X-Repo-Commit from the 404
 };
 
+// The X-Error-Code sent when an error has no Hub-specific one, so that every 4xx carries a code.
+inline std::string defaultErrorCode(int status) {
+  switch (status) {
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 409:
+      return "Conflict";
+    case 412:
+      return "PreconditionFailed";
+    case 413:
+      return "PayloadTooLarge";
+    case 416:
+      return "RangeNotSatisfiable";
+    case 422:
+      return "UnprocessableEntity";
+    case 429:
+      return "TooManyRequests";
+    default:
+      return status >= 500 ? "ServerError" : "Error";
+  }
+}
+
 template <class T>
 using ApiResult = common::Result<T, ApiError>;
 using ApiStatus = common::Result<void, ApiError>;

@@ -54,6 +54,21 @@ void configure(httplib::Server& server, HubService* service, HubService::Listene
   server.Post(".*", with_body);
   server.Put(".*", with_body);
   server.Delete(".*", with_body);
+  // Errors the library answers itself (a malformed request line or Range header, say) get the
+  // same headers and body shape as ours.
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.has_header("X-Error-Code")) {
+      res.set_header("X-Error-Code", defaultErrorCode(res.status));
+    }
+    if (!res.has_header("X-Error-Message")) {
+      res.set_header("X-Error-Message", defaultErrorCode(res.status));
+    }
+    if (res.body.empty() && !res.content_provider_) {
+      res.set_content(std::string("{\"error\":\"") + defaultErrorCode(res.status) +
+                          "\"}",
+                      "application/json");
+    }
+  });
   server.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "internal error";

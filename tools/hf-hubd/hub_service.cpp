@@ -73,9 +73,7 @@ void HubService::sendJson(Call& call, int status, const json& body) {
 
 void HubService::sendError(Call& call, const ApiError& error) {
   call.res.status = error.status;
-  if (!error.code.empty()) {
-    call.res.set_header("X-Error-Code", error.code);
-  }
+  call.res.set_header("X-Error-Code", error.code.empty() ? defaultErrorCode(error.status) : error.code);
   call.res.set_header("X-Error-Message", headerSafe(error.message));
   if (!error.repo_commit.empty() && !call.res.has_header("X-Repo-Commit")) {
     call.res.set_header("X-Repo-Commit", error.repo_commit);
