@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "fs/filesystem.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include "common/hex.h"
+#include "common/url.h"
+
+namespace hfm::fs {
+
+using common::RepoId;
+using common::RepoType;
+
+namespace {
+
+constexpr std::uint64_t kTypeInos[] = {2, 3, 4};  // models, datasets, spaces
+constexpr RepoType kTypes[] = {RepoType::kModel, RepoType::kDataset, RepoType::kSpace};
+
+std::string viewKey(const RepoId& repo, const std::string& revision) {
+  return repo.key() + "@" + revision;
+}
+
+// "<name>@<rev>" with '/' in the revision written %2F.
+std::string viewName(const std::string& name, const std::string& revision) {
+  std::string rev;
+  for (char c : revision) {
+    rev += c == '/' ? std::string("%2F") : std::string(1, c);
+  }
+  return name + "@" + rev;
+}
+
+}  // namespace
+
+struct Filesystem::View {
+  std::string key;
+  RepoId repo;
+  std::string revision;
+  bool immutable = false;  // a commit sha: never re-resolved
+  std::mutex refresh_mu;   // serializes resolving; see the lock order in the header
+  std::mutex mu;
+  std::shared_ptr<const Snapshot> current;                 // guarded by mu
+  std::chrono::steady_clock::time_point checked;           // guarded by mu
+};
+
+struct Filesystem::Node {
+  enum class Kind { kRoot, kTypeDir, kNamespaceDir, kRepoLink, kViewDir, kViewFile };
+  Kind kind = Kind::kRoot;
+  std::uint64_t ino = 0;
+  std::string key;
+  RepoType type = RepoType::kModel;
+  std::string ns;
+  std::string repo_name;
+  std::shared_ptr<View> view;  // view nodes
+  std::string path;            // inside the view
+  FileRef file;                // files: the content this inode stands for, forever
+  std::chrono::system_clock::time_point mtime;
+  std::uint64_t lookups = 0;  // guarded by table_mu_
+  bool pinned = false;
+};
+
+struct Filesystem::Handle {
+  std::shared_ptr<Node> node;
+  ReadState state;
+};
+
+Filesystem::Filesystem(hub::HubClient* hub, cache::MetadataStore* metadata,
+                       cache::BlockStore* blocks, ReadEngine* engine, FsOptions options)
+    : hub_(hub),
+      metadata_(metadata),
+      blocks_(blocks),
+      engine_(engine),
+      options_(std::move(options)),
+      mount_time_(std::chrono::system_clock::now()) {
+  auto root = std::make_shared<Node>();
+  root->ino = kRootIno;
+  root->pinned = true;
+  root->mtime = mount_time_;
+  if (options_.single_repo) {
+    root->kind = Node::Kind::kViewDir;
+    auto v = std::make_shared<View>();
+    v->repo = *options_.single_repo;
+    v->revision = options_.single_revision;
+    v->key = viewKey(v->repo, v->revision);
+    v->immutable = common::isHex(v->revision, 40);
+    views_[v->key] = v;
+    root->view = v;
+  } else {
+    for (std::size_t i = 0; i < 3; ++i) {
+      auto dir = std::make_shared<Node>();
+      dir->kind = Node::Kind::kTypeDir;
+      dir->ino = kTypeInos[i];
+      dir->type = kTypes[i];
+      dir->key = "T:" + std::string(common::repoTypePlural(kTypes[i]));
+      dir->pinned = true;
+      dir->mtime = mount_time_;
+      nodes_[dir->ino] = dir;
+      keys_[dir->key] = dir->ino;
+    }
+  }
+  nodes_[kRootIno] = root;
+}
+
+Filesystem::~Filesystem() = default;
+
+std::shared_ptr<Filesystem::Node> Filesystem::node(std::uint64_t ino) const {
+  std::lock_guard lock(table_mu_);
+  auto it = nodes_.find(ino);
+  return it == nodes_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Filesystem::Node> Filesystem::intern(
+    const std::string& key, const std::function<std::shared_ptr<Node>()>& make) {
+  std::lock_guard lock(table_mu_);
+  if (auto it = keys_.find(key); it != keys_.end()) {
+    auto n = nodes_.at(it->second);
+    ++n->lookups;
+    return n;
+  }
+  auto n = make();
+  n->ino = next_ino_++;
+  n->key = key;
+  n->lookups = 1;
+  nodes_[n->ino] = n;
+  keys_[key] = n->ino;
+  return n;
+}
+
+void Filesystem::forget(std::uint64_t ino, std::uint64_t count) {
+  std::lock_guard lock(table_mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || it->second->pinned) {
+    return;
+  }
+  auto& n = *it->second;
+  n.lookups = count >= n.lookups ? 0 : n.lookups - count;
+  if (n.lookups == 0) {
+    keys_.erase(n.key);
+    nodes_.erase(it);
+  }
+}
+
+FsResult<std::shared_ptr<Filesystem::View>> Filesystem::view(const RepoId& repo,
+                                                             const std::string& revision) {
+  std::string key = viewKey(repo, revision);
+  std::shared_ptr<View> v;
+  {
+    std::lock_guard lock(table_mu_);
+    auto& slot = views_[key];
+    if (!slot) {
+      slot = std::make_shared<View>();
+      slot->key = key;
+      slot->repo = repo;
+      slot->revision = revision;
+      slot->immutable = common::isHex(revision, 40);
+    }
+    v = slot;
+  }
+  auto snap = snapshot(*v);
+  if (!snap) {
+    std::lock_guard lock(table_mu_);
+    if (auto it = views_.find(key); it != views_.end() && it->second == v) {
+      std::lock_guard view_lock(v->mu);
+      if (!v->current) {
+        views_.erase(it);  // never resolved: do not keep a view of nothing
+      }
+    }
+    return common::Unexpected<FsError>(snap.error());
+  }
+  return v;
+}
+
+FsResult<std::shared_ptr<const Snapshot>> Filesystem::loadSnapshot(
+    const RepoId& repo, const std::string& commit,
+    std::optional<std::chrono::system_clock::time_point> date) {
+  std::string key = "snapshot/1/" + repo.key() + "@" + commit;
+  if (metadata_ != nullptr) {
+    if (auto text = metadata_->get(key)) {
+      if (auto parsed = Snapshot::parse(*text); parsed && parsed->commit() == commit) {
+        return std::make_shared<const Snapshot>(std::move(*parsed));
+      }
+    }
+  }
+  if (!date) {
+    auto info = hub_->revision(repo, commit);
+    if (!info) {
+      return common::Unexpected<FsError>(fromHubError(info.error(), repo.key() + "@" + commit));
+    }
+    date = info->last_modified;
+  }
+  auto listing = hub_->listTree(repo, commit, "", true);
+  if (!listing) {
+    return common::Unexpected<FsError>(
+        fromHubError(listing.error(), "listing " + repo.key() + "@" + commit));
+  }
+  std::vector<SnapshotFile> files;
+  files.reserve(listing->size());
+  for (auto& e : *listing) {
+    files.push_back(SnapshotFile{std::move(e.path), e.is_dir, e.size, std::move(e.oid),
+                                 e.lfs_sha256.value_or(""), e.xet_hash.value_or("")});
+  }
+  auto snap = std::make_shared<const Snapshot>(commit, *date, std::move(files));
+  if (metadata_ != nullptr) {
+    (void)metadata_->put(key, snap->serialize());  // only a later listing saved if it fails
+  }
+  return snap;
+}
+
+FsResult<std::shared_ptr<const Snapshot>> Filesystem::snapshot(View& v) {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(v.mu);
+    if (v.current && (v.immutable || now - v.checked < options_.revision_ttl)) {
+      return v.current;
+    }
+  }
+  std::unique_lock refresh(v.refresh_mu, std::defer_lock);
+  {
+    std::lock_guard lock(v.mu);
+    if (v.current) {
+      // Somebody else is refreshing: keep serving the snapshot we have.
+      if (!refresh.try_lock()) {
+        return v.current;
+      }
+    }
+  }
+  if (!refresh.owns_lock()) {
+    refresh.lock();
+    std::lock_guard lock(v.mu);
+    if (v.current) {
+      return v.current;  // the first load happened while this thread waited
+    }
+  }
+  std::shared_ptr<const Snapshot> next;
+  if (v.immutable) {
+    auto loaded = loadSnapshot(v.repo, v.revision, std::nullopt);
+    if (!loaded) {
+      return loaded;
+    }
+    next = *loaded;
+  } else {
+    auto info = hub_->revision(v.repo, v.revision);
+    if (!info) {
+      std::lock_guard lock(v.mu);
+      if (v.current) {
+        v.checked = now;  // serve the last known tree rather than fail
+        return v.current;
+      }
+      return common::Unexpected<FsError>(fromHubError(info.error(), v.key));
+    }
+    {
+      std::lock_guard lock(v.mu);
+      if (v.current && v.current->commit() == info->commit) {
+        v.checked = now;
+        return v.current;
+      }
+    }
+    auto loaded = loadSnapshot(v.repo, info->commit, info->last_modified);
+    if (!loaded) {
+      std::lock_guard lock(v.mu);
+      if (v.current) {
+        return v.current;
+      }
+      return loaded;
+    }
+    next = *loaded;
+  }
+  std::lock_guard lock(v.mu);
+  v.current = next;
+  v.checked = now;
+  return next;
+}
+
+Attr Filesystem::attrOf(const Node& n) const {
+  Attr a;
+  a.ino = n.ino;
+  a.mtime = n.mtime;
+  a.timeout = options_.revision_ttl;
+  switch (n.kind) {
+    case Node::Kind::kRoot:
+    case Node::Kind::kTypeDir:
+    case Node::Kind::kNamespaceDir:
+      a.type = NodeType::kDirectory;
+      a.nlink = 2;
+      break;
+    case Node::Kind::kRepoLink:
+      a.type = NodeType::kSymlink;
+      a.perm = 0777;
+      a.size = viewName(n.repo_name, "main").size();
+      break;
+    case Node::Kind::kViewDir:
+      a.type = NodeType::kDirectory;
+      a.nlink = 2;
+      if (n.view && n.view->immutable) {
+        a.timeout = options_.immutable_ttl;
+      }
+      break;
+    case Node::Kind::kViewFile:
+      a.type = NodeType::kFile;
+      a.perm = 0444;
+      a.size = n.file.size;
+      // The inode stands for fixed content: its attributes never change.
+      a.timeout = options_.immutable_ttl;
+      break;
+  }
+  return a;
+}
+
+Entry Filesystem::entryOf(Node& n) {
+  Entry e;
+  e.attr = attrOf(n);
+  e.entry_timeout = (n.view && n.view->immutable) ? options_.immutable_ttl : options_.revision_ttl;
+  return e;
+}
+
+FsResult<Entry> Filesystem::lookup(std::uint64_t parent_ino, std::string_view name) {
+  if (name.size() > 255) {
+    return fsError(FsErrorKind::kNameTooLong);
+  }
+  auto parent = node(parent_ino);
+  if (!parent) {
+    return fsError(FsErrorKind::kBadHandle, "lookup in unknown inode " + std::to_string(parent_ino));
+  }
+  switch (parent->kind) {
+    case Node::Kind::kRoot: {
+      for (std::size_t i = 0; i < 3; ++i) {
+        if (name == common::repoTypePlural(kTypes[i])) {
+          auto n = node(kTypeInos[i]);
+          return entryOf(*n);
+        }
+      }
+      return fsError(FsErrorKind::kNotFound);
+    }
+    case Node::Kind::kTypeDir: {
+      if (!common::isValidRepoNamePart(name)) {
+        return fsError(FsErrorKind::kNotFound);
+      }
+      std::string ns(name);
+      RepoType type = parent->type;
+      std::string key = "N:" + std::string(common::repoTypePlural(type)) + "/" + ns;
+      auto n = intern(key, [&] {
+        auto made = std::make_shared<Node>();
+        made->kind = Node::Kind::kNamespaceDir;
+        made->type = type;
+        made->ns = ns;
+        made->mtime = mount_time_;
+        return made;
+      });
+      {
+        std::lock_guard lock(table_mu_);
+        visited_namespaces_.insert(std::string(common::repoTypePlural(type)) + "/" + ns);
+      }
+      return entryOf(*n);
+    }
+    case Node::Kind::kNamespaceDir:
+      return lookupInNamespace(parent, name);
+    case Node::Kind::kViewDir:
+      return lookupInView(parent, name);
+    default:
+      return fsError(FsErrorKind::kNotDir);
+  }
+}
+
+FsResult<Entry> Filesystem::lookupInNamespace(const std::shared_ptr<Node>& parent,
+                                              std::string_view name) {
+  auto at = name.find('@');
+  std::string repo_name(name.substr(0, at));
+  if (!common::isValidRepoNamePart(repo_name)) {
+    return fsError(FsErrorKind::kNotFound);
+  }
+  RepoId repo{parent->type, parent->ns, repo_name};
+  if (at == std::string_view::npos) {
+    // The bare name is a symlink to the default branch; it exists when the repository does.
+    bool known = false;
+    {
+      std::lock_guard lock(table_mu_);
+      known = known_repos_.count(repo.key()) != 0;
+    }
+    if (!known) {
+      auto v = view(repo, "main");
+      if (!v) {
+        return common::Unexpected<FsError>(v.error());
+      }
+    }
+    auto n = intern("L:" + repo.key(), [&] {
+      auto made = std::make_shared<Node>();
+      made->kind = Node::Kind::kRepoLink;
+      made->type = repo.type;
+      made->ns = repo.ns;
+      made->repo_name = repo.name;
+      made->mtime = mount_time_;
+      return made;
+    });
+    return entryOf(*n);
+  }
+  auto revision = common::percentDecode(name.substr(at + 1));
+  if (!revision || revision->empty()) {
+    return fsError(FsErrorKind::kNotFound);
+  }
+  auto v = view(repo, *revision);
+  if (!v) {
+    return common::Unexpected<FsError>(v.error());
+  }
+  auto snap = snapshot(**v);
+  if (!snap) {
+    return common::Unexpected<FsError>(snap.error());
+  }
+  {
+    std::lock_guard lock(table_mu_);
+    known_repos_.insert(repo.key());
+  }
+  auto n = intern("V:" + (*v)->key + ":d:", [&] {
+    auto made = std::make_shared<Node>();
+    made->kind = Node::Kind::kViewDir;
+    made->view = *v;
+    return made;
+  });
+  n->mtime = (*snap)->date();
+  return entryOf(*n);
+}
+
+FsResult<Entry> Filesystem::lookupInView(const std::shared_ptr<Node>& parent, std::string_view name) {
+  auto snap = snapshot(*parent->view);
+  if (!snap) {
+    return common::Unexpected<FsError>(snap.error());
+  }
+  auto dir = (*snap)->find(parent->path);
+  if (!dir) {
+    return fsError(FsErrorKind::kNotFound);  // the folder is gone from the current revision
+  }
+  auto index = (*snap)->child(*dir, name);
+  if (!index) {
+    return fsError(FsErrorKind::kNotFound);
+  }
+  const SnapshotEntry& e = (*snap)->entries()[*index];
+  const auto& v = parent->view;
+  if (e.is_dir) {
+    auto n = intern("V:" + v->key + ":d:" + e.path, [&] {
+      auto made = std::make_shared<Node>();
+      made->kind = Node::Kind::kViewDir;
+      made->view = v;
+      made->path = e.path;
+      return made;
+    });
+    n->mtime = (*snap)->date();
+    return entryOf(*n);
+  }
+  // A file's inode is tied to its content: new content at the same path is a new inode, so the
+  // kernel never mixes pages of two versions (DESIGN.md §4).
+  auto n = intern("V:" + v->key + ":f:" + e.path + ":" + e.contentId(), [&] {
+    auto made = std::make_shared<Node>();
+    made->kind = Node::Kind::kViewFile;
+    made->view = v;
+    made->path = e.path;
+    made->file = FileRef{v->repo, (*snap)->commit(), e.path, e.contentId(), e.size};
+    made->mtime = (*snap)->date();
+    return made;
+  });
+  return entryOf(*n);
+}
+
+FsResult<Attr> Filesystem::getattr(std::uint64_t ino) {
+  auto n = node(ino);
+  if (!n) {
+    return fsError(FsErrorKind::kBadHandle, "getattr of unknown inode " + std::to_string(ino));
+  }
+  if (n->kind == Node::Kind::kViewDir) {
+    auto snap = snapshot(*n->view);
+    if (!snap) {
+      return common::Unexpected<FsError>(snap.error());
+    }
+    n->mtime = (*snap)->date();
+  }
+  return attrOf(*n);
+}
+
+FsResult<std::string> Filesystem::readlink(std::uint64_t ino) {
+  auto n = node(ino);
+  if (!n || n->kind != Node::Kind::kRepoLink) {
+    return fsError(FsErrorKind::kInvalid);
+  }
+  return viewName(n->repo_name, "main");
+}
+
+FsResult<std::vector<DirEntry>> Filesystem::readdir(std::uint64_t ino) {
+  auto n = node(ino);
+  if (!n) {
+    return fsError(FsErrorKind::kBadHandle, "readdir of unknown inode " + std::to_string(ino));
+  }
+  std::vector<DirEntry> out;
+  switch (n->kind) {
+    case Node::Kind::kRoot:
+      for (RepoType t : kTypes) {
+        out.push_back(DirEntry{std::string(common::repoTypePlural(t)), NodeType::kDirectory});
+      }
+      return out;
+    case Node::Kind::kTypeDir: {
+      std::string prefix = std::string(common::repoTypePlural(n->type)) + "/";
+      std::lock_guard lock(table_mu_);
+      for (const auto& ns : visited_namespaces_) {
+        if (ns.rfind(prefix, 0) == 0) {
+          out.push_back(DirEntry{ns.substr(prefix.size()), NodeType::kDirectory});
+        }
+      }
+      return out;
+    }
+    case Node::Kind::kNamespaceDir: {
+      auto repos = hub_->listRepos(n->type, n->ns, options_.max_namespace_entries);
+      if (!repos) {
+        return common::Unexpected<FsError>(
+            fromHubError(repos.error(), "listing namespace " + n->ns));
+      }
+      std::set<std::string> names;
+      std::lock_guard lock(table_mu_);
+      for (const auto& r : *repos) {
+        if (r.id.ns == n->ns && common::isValidRepoNamePart(r.id.name)) {
+          known_repos_.insert(r.id.key());
+          names.insert(r.id.name);
+        }
+      }
+      for (const auto& name : names) {
+        out.push_back(DirEntry{name, NodeType::kSymlink});
+      }
+      // Views opened in this namespace are listed too, so `ls` shows what `cd` reached.
+      for (const auto& [key, v] : views_) {
+        if (v->repo.type == n->type && v->repo.ns == n->ns) {
+          out.push_back(DirEntry{viewName(v->repo.name, v->revision), NodeType::kDirectory});
+        }
+      }
+      return out;
+    }
+    case Node::Kind::kViewDir: {
+      auto snap = snapshot(*n->view);
+      if (!snap) {
+        return common::Unexpected<FsError>(snap.error());
+      }
+      auto dir = (*snap)->find(n->path);
+      if (!dir) {
+        return fsError(FsErrorKind::kNotFound);
+      }
+      for (std::size_t child : (*snap)->entries()[*dir].children) {
+        const auto& e = (*snap)->entries()[child];
+        out.push_back(DirEntry{std::string(baseName(e.path)),
+                               e.is_dir ? NodeType::kDirectory : NodeType::kFile});
+      }
+      return out;
+    }
+    default:
+      return fsError(FsErrorKind::kNotDir);
+  }
+}
+
+FsResult<std::uint64_t> Filesystem::open(std::uint64_t ino, int flags) {
+  auto n = node(ino);
+  if (!n) {
+    return fsError(FsErrorKind::kBadHandle, "open of unknown inode " + std::to_string(ino));
+  }
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) {
+    return fsError(FsErrorKind::kReadOnly);
+  }
+  if (n->kind != Node::Kind::kViewFile) {
+    return fsError(FsErrorKind::kIsDir);
+  }
+  auto handle = std::make_shared<Handle>();
+  handle->node = n;
+  std::lock_guard lock(table_mu_);
+  std::uint64_t fh = next_fh_++;
+  handles_[fh] = std::move(handle);
+  return fh;
+}
+
+FsResult<std::size_t> Filesystem::read(std::uint64_t fh, std::uint64_t offset, std::span<char> out) {
+  std::shared_ptr<Handle> handle;
+  {
+    std::lock_guard lock(table_mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) {
+      return fsError(FsErrorKind::kBadHandle, "read of unknown handle");
+    }
+    handle = it->second;
+  }
+  const FileRef& file = handle->node->file;
+  auto got = engine_->read(file, offset, out, &handle->state);
+  if (!got) {
+    return common::Unexpected<FsError>(
+        fromHubError(got.error(), "reading " + file.repo.key() + "@" + file.commit + "/" + file.path));
+  }
+  return *got;
+}
+
+void Filesystem::release(std::uint64_t fh) {
+  std::lock_guard lock(table_mu_);
+  handles_.erase(fh);
+}
+
+FsResult<std::string> Filesystem::getxattr(std::uint64_t ino, std::string_view name) {
+  auto n = node(ino);
+  if (!n) {
+    return fsError(FsErrorKind::kBadHandle);
+  }
+  if (n->kind != Node::Kind::kViewFile && n->kind != Node::Kind::kViewDir) {
+    return fsError(FsErrorKind::kNoData);
+  }
+  if (name == "user.hf.repo") {
+    return n->view->repo.key();
+  }
+  if (name == "user.hf.revision") {
+    return n->view->revision;
+  }
+  if (n->kind == Node::Kind::kViewDir) {
+    if (name == "user.hf.commit") {
+      auto snap = snapshot(*n->view);
+      if (!snap) {
+        return common::Unexpected<FsError>(snap.error());
+      }
+      return (*snap)->commit();
+    }
+    return fsError(FsErrorKind::kNoData);
+  }
+  const FileRef& f = n->file;
+  if (name == "user.hf.commit") {
+    return f.commit;
+  }
+  auto snap = loadSnapshot(f.repo, f.commit, std::nullopt);
+  if (!snap) {
+    return common::Unexpected<FsError>(snap.error());
+  }
+  auto index = (*snap)->find(f.path);
+  if (!index) {
+    return fsError(FsErrorKind::kNoData);
+  }
+  const auto& e = (*snap)->entries()[*index];
+  if (name == "user.hf.oid") {
+    return e.oid;
+  }
+  if (name == "user.hf.lfs.sha256" && !e.lfs_sha256.empty()) {
+    return e.lfs_sha256;
+  }
+  if (name == "user.hf.xet.hash" && !e.xet_hash.empty()) {
+    return e.xet_hash;
+  }
+  return fsError(FsErrorKind::kNoData);
+}
+
+FsResult<std::vector<std::string>> Filesystem::listxattr(std::uint64_t ino) {
+  auto n = node(ino);
+  if (!n) {
+    return fsError(FsErrorKind::kBadHandle);
+  }
+  std::vector<std::string> names;
+  if (n->kind == Node::Kind::kViewDir || n->kind == Node::Kind::kViewFile) {
+    names = {"user.hf.repo", "user.hf.revision", "user.hf.commit"};
+  }
+  if (n->kind == Node::Kind::kViewFile) {
+    names.push_back("user.hf.oid");
+    for (const auto& extra : {"user.hf.lfs.sha256", "user.hf.xet.hash"}) {
+      if (getxattr(ino, extra)) {
+        names.emplace_back(extra);
+      }
+    }
+  }
+  return names;
+}
+
+FsStat Filesystem::statfs() const {
+  FsStat s;
+  s.block_size = engine_->blockSize();
+  if (blocks_ != nullptr) {
+    auto st = blocks_->stats();
+    s.blocks = st.budget_bytes / s.block_size;
+    s.blocks_free = st.budget_bytes > st.used_bytes ? (st.budget_bytes - st.used_bytes) / s.block_size : 0;
+  }
+  std::lock_guard lock(table_mu_);
+  s.files = nodes_.size();
+  return s;
+}
+
+FsResult<std::string> Filesystem::checkSingleRepo() {
+  auto root = node(kRootIno);
+  if (!root || !root->view) {
+    return std::string();
+  }
+  auto snap = snapshot(*root->view);
+  if (!snap) {
+    return common::Unexpected<FsError>(snap.error());
+  }
+  return (*snap)->commit();
+}
+
+}  // namespace hfm::fs

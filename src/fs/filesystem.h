@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The filesystem's logic in plain C++: the namespace of DESIGN.md §3 (models|datasets|spaces /
+// <ns> / <name>@<rev>, the <name> symlink to the default branch, single-repo mode), the inode
+// table, revision views with their snapshots, and reads through the read engine. The FUSE bridge
+// only translates to and from this interface.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/block_store.h"
+#include "cache/metadata_store.h"
+#include "common/repo_id.h"
+#include "fs/fs_error.h"
+#include "fs/read_engine.h"
+#include "fs/snapshot.h"
+#include "hub/hub_client.h"
+
+namespace hfm::fs {
+
+inline constexpr std::uint64_t kRootIno = 1;
+
+struct FsOptions {
+  // Single-repo mode: the repository (and revision) shown at the mount's root.
+  std::optional<common::RepoId> single_repo;
+  std::string single_revision = "main";
+  std::chrono::seconds revision_ttl{30};  // how long a branch view trusts its resolved commit
+  std::chrono::seconds immutable_ttl{3600};
+  std::size_t max_namespace_entries = 1000;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+enum class NodeType { kDirectory, kFile, kSymlink };
+
+struct Attr {
+  std::uint64_t ino = 0;
+  NodeType type = NodeType::kDirectory;
+  std::uint64_t size = 0;
+  std::uint32_t perm = 0555;
+  std::chrono::system_clock::time_point mtime;
+  std::uint32_t nlink = 1;
+  std::chrono::seconds timeout{1};
+};
+
+struct Entry {
+  Attr attr;
+  std::chrono::seconds entry_timeout{1};
+};
+
+struct DirEntry {
+  std::string name;
+  NodeType type = NodeType::kFile;
+};
+
+struct FsStat {
+  std::uint64_t block_size = 0;
+  std::uint64_t blocks = 0;
+  std::uint64_t blocks_free = 0;
+  std::uint64_t files = 0;
+};
+
+// Thread-safe. Lock order: a view's refresh_mu, then table_mu_, then a view's mu; no lock is
+// held across Hub or cache I/O except a view's refresh_mu (which only that view's refreshers
+// wait on, and only when the view has no snapshot at all yet).
+class Filesystem {
+ public:
+  Filesystem(hub::HubClient* hub, cache::MetadataStore* metadata, cache::BlockStore* blocks,
+             ReadEngine* engine, FsOptions options);
+  ~Filesystem();
+
+  FsResult<Entry> lookup(std::uint64_t parent, std::string_view name);
+  void forget(std::uint64_t ino, std::uint64_t count);
+  FsResult<Attr> getattr(std::uint64_t ino);
+  FsResult<std::string> readlink(std::uint64_t ino);
+  FsResult<std::vector<DirEntry>> readdir(std::uint64_t ino);
+  FsResult<std::uint64_t> open(std::uint64_t ino, int flags);
+  FsResult<std::size_t> read(std::uint64_t fh, std::uint64_t offset, std::span<char> out);
+  void release(std::uint64_t fh);
+  FsResult<std::string> getxattr(std::uint64_t ino, std::string_view name);
+  FsResult<std::vector<std::string>> listxattr(std::uint64_t ino);
+  FsStat statfs() const;
+  // Whether the kernel may keep a file's pages across opens: always, since a path whose
+  // content changes gets a new inode.
+  static constexpr bool kKeepCache = true;
+
+  // Checks that the configured repository (single-repo mode) resolves; used before mounting.
+  FsResult<std::string> checkSingleRepo();
+
+ private:
+  struct View;
+  struct Node;
+  struct Handle;
+
+  std::shared_ptr<Node> node(std::uint64_t ino) const;
+  std::shared_ptr<Node> intern(const std::string& key, const std::function<std::shared_ptr<Node>()>& make);
+  FsResult<std::shared_ptr<View>> view(const common::RepoId& repo, const std::string& revision);
+  FsResult<std::shared_ptr<const Snapshot>> snapshot(View& view);
+  FsResult<std::shared_ptr<const Snapshot>> loadSnapshot(const common::RepoId& repo,
+                                                         const std::string& commit,
+                                                         std::optional<std::chrono::system_clock::time_point> date);
+  FsResult<Entry> lookupInView(const std::shared_ptr<Node>& parent, std::string_view name);
+  FsResult<Entry> lookupInNamespace(const std::shared_ptr<Node>& parent, std::string_view name);
+  Attr attrOf(const Node& n) const;
+  Entry entryOf(Node& n);
+
+  hub::HubClient* hub_;
+  cache::MetadataStore* metadata_;
+  cache::BlockStore* blocks_;
+  ReadEngine* engine_;
+  FsOptions options_;
+  std::chrono::system_clock::time_point mount_time_;
+
+  mutable std::mutex table_mu_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Node>> nodes_;  // guarded by table_mu_
+  std::unordered_map<std::string, std::uint64_t> keys_;              // guarded by table_mu_
+  std::uint64_t next_ino_ = 16;                                      // guarded by table_mu_
+  std::unordered_map<std::string, std::shared_ptr<View>> views_;     // guarded by table_mu_
+  std::set<std::string> visited_namespaces_;                          // guarded by table_mu_
+  std::set<std::string> known_repos_;                                 // guarded by table_mu_
+  std::unordered_map<std::uint64_t, std::shared_ptr<Handle>> handles_;  // guarded by table_mu_
+  std::uint64_t next_fh_ = 1;                                          // guarded by table_mu_
+};
+
+}  // namespace hfm::fs

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "fs/fuse_bridge.h"
+
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+namespace hfm::fs {
+
+namespace {
+
+// What libfuse hands back to every callback.
+struct Context {
+  Filesystem* fs = nullptr;
+  unsigned max_readahead = 1u << 20;
+};
+
+Filesystem& fsOf(fuse_req_t req) { return *static_cast<Context*>(fuse_req_userdata(req))->fs; }
+
+double seconds(std::chrono::seconds s) { return static_cast<double>(s.count()); }
+
+void fillStat(const Attr& a, struct stat& st) {
+  std::memset(&st, 0, sizeof st);
+  st.st_ino = a.ino;
+  switch (a.type) {
+    case NodeType::kDirectory:
+      st.st_mode = S_IFDIR | a.perm;
+      break;
+    case NodeType::kFile:
+      st.st_mode = S_IFREG | a.perm;
+      break;
+    case NodeType::kSymlink:
+      st.st_mode = S_IFLNK | a.perm;
+      break;
+  }
+  st.st_nlink = a.nlink;
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st.st_blksize = 1 << 20;
+  st.st_uid = ::getuid();
+  st.st_gid = ::getgid();
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(a.mtime.time_since_epoch()).count();
+  st.st_mtim.tv_sec = static_cast<time_t>(ns / 1000000000);
+  st.st_mtim.tv_nsec = static_cast<long>(ns % 1000000000);
+  st.st_ctim = st.st_mtim;
+  st.st_atim = st.st_mtim;
+}
+
+void replyError(fuse_req_t req, const FsError& error) {
+  if (!error.message.empty()) {
+    spdlog::warn("{}", error.message);
+  }
+  fuse_reply_err(req, toErrno(error.kind));
+}
+
+fuse_entry_param entryParam(const Entry& e) {
+  fuse_entry_param p{};
+  p.ino = e.attr.ino;
+  p.generation = 1;
+  fillStat(e.attr, p.attr);
+  p.attr_timeout = seconds(e.attr.timeout);
+  p.entry_timeout = seconds(e.entry_timeout);
+  return p;
+}
+
+// Runs `body`; anything thrown becomes EIO, so nothing crosses libfuse's C frames.
+template <class F>
+void guarded(fuse_req_t req, F&& body) noexcept {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    spdlog::error("request failed: {}", e.what());
+    fuse_reply_err(req, EIO);
+  } catch (...) {
+    spdlog::error("request failed with an unknown exception");
+    fuse_reply_err(req, EIO);
+  }
+}
+
+struct DirHandle {
+  std::vector<DirEntry> entries;  // "." and ".." first
+};
+
+void opInit(void* userdata, fuse_conn_info* conn) noexcept {
+  // 1 MiB requests: the kernel derives max_pages from max_write.
+  conn->max_write = 1u << 20;
+  // Left unset, `dd bs=1M` arrives as 4 KiB reads (DESIGN.md §5).
+  conn->max_readahead = static_cast<Context*>(userdata)->max_readahead;
+  conn->max_read = 0;
+  if ((conn->capable & FUSE_CAP_READDIRPLUS) != 0) {
+    conn->want |= FUSE_CAP_READDIRPLUS;
+    conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS_AUTO);
+  }
+  if ((conn->capable & FUSE_CAP_ASYNC_READ) != 0) {
+    conn->want |= FUSE_CAP_ASYNC_READ;
+  }
+  if ((conn->capable & FUSE_CAP_CACHE_SYMLINKS) != 0) {
+    conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  }
+  // Inodes stand for fixed content, so the kernel must not drop pages on attribute changes.
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_AUTO_INVAL_DATA);
+}
+
+void opLookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
+  guarded(req, [&] {
+    auto e = fsOf(req).lookup(parent, name);
+    if (!e) {
+      if (e.error().kind == FsErrorKind::kNotFound && e.error().message.empty()) {
+        // A negative entry with a timeout spares the Hub the probes of Python tooling.
+        fuse_entry_param p{};
+        p.ino = 0;
+        p.entry_timeout = 1.0;
+        fuse_reply_entry(req, &p);
+        return;
+      }
+      return replyError(req, e.error());
+    }
+    auto p = entryParam(*e);
+    fuse_reply_entry(req, &p);
+  });
+}
+
+void opForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) noexcept {
+  try {
+    fsOf(req).forget(ino, nlookup);
+  } catch (...) {
+  }
+  fuse_reply_none(req);
+}
+
+void opForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) noexcept {
+  try {
+    for (size_t i = 0; i < count; ++i) {
+      fsOf(req).forget(forgets[i].ino, forgets[i].nlookup);
+    }
+  } catch (...) {
+  }
+  fuse_reply_none(req);
+}
+
+void opGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) noexcept {
+  guarded(req, [&] {
+    auto a = fsOf(req).getattr(ino);
+    if (!a) {
+      return replyError(req, a.error());
+    }
+    struct stat st {};
+    fillStat(*a, st);
+    fuse_reply_attr(req, &st, seconds(a->timeout));
+  });
+}
+
+void opReadlink(fuse_req_t req, fuse_ino_t ino) noexcept {
+  guarded(req, [&] {
+    auto target = fsOf(req).readlink(ino);
+    if (!target) {
+      return replyError(req, target.error());
+    }
+    fuse_reply_readlink(req, target->c_str());
+  });
+}
+
+void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
+  guarded(req, [&] {
+    auto entries = fsOf(req).readdir(ino);
+    if (!entries) {
+      return replyError(req, entries.error());
+    }
+    auto handle = std::make_unique<DirHandle>();
+    handle->entries.push_back(DirEntry{".", NodeType::kDirectory});
+    handle->entries.push_back(DirEntry{"..", NodeType::kDirectory});
+    for (auto& e : *entries) {
+      handle->entries.push_back(std::move(e));
+    }
+    fi->fh = reinterpret_cast<uint64_t>(handle.release());
+    fi->cache_readdir = 0;
+    if (fuse_reply_open(req, fi) != 0) {
+      delete reinterpret_cast<DirHandle*>(fi->fh);
+    }
+  });
+}
+
+void readdirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
+                   bool plus) {
+  auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
+  std::vector<char> buf(size);
+  size_t used = 0;
+  for (auto i = static_cast<size_t>(off); i < handle->entries.size(); ++i) {
+    const DirEntry& e = handle->entries[i];
+    bool dot = e.name == "." || e.name == "..";
+    size_t added = 0;
+    if (plus) {
+      fuse_entry_param p{};
+      std::optional<Entry> looked;
+      if (!dot) {
+        auto r = fsOf(req).lookup(ino, e.name);
+        if (!r) {
+          continue;  // vanished since opendir
+        }
+        looked = *r;
+        p = entryParam(*r);
+      } else {
+        p.attr.st_mode = S_IFDIR;
+      }
+      added = fuse_add_direntry_plus(req, buf.data() + used, size - used, e.name.c_str(), &p,
+                                     static_cast<off_t>(i + 1));
+      if (used + added > size && looked) {
+        fsOf(req).forget(looked->attr.ino, 1);  // the kernel did not take this entry
+      }
+    } else {
+      struct stat st {};
+      st.st_ino = 1;  // ignored by the kernel without use_ino
+      st.st_mode = e.type == NodeType::kDirectory ? S_IFDIR
+                   : e.type == NodeType::kSymlink ? S_IFLNK
+                                                  : S_IFREG;
+      added = fuse_add_direntry(req, buf.data() + used, size - used, e.name.c_str(), &st,
+                                static_cast<off_t>(i + 1));
+    }
+    if (used + added > size) {
+      break;
+    }
+    used += added;
+  }
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void opReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) noexcept {
+  guarded(req, [&] { readdirCommon(req, ino, size, off, fi, false); });
+}
+
+void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                   fuse_file_info* fi) noexcept {
+  guarded(req, [&] { readdirCommon(req, ino, size, off, fi, true); });
+}
+
+void opReleasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) noexcept {
+  delete reinterpret_cast<DirHandle*>(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
+  guarded(req, [&] {
+    auto fh = fsOf(req).open(ino, fi->flags);
+    if (!fh) {
+      return replyError(req, fh.error());
+    }
+    fi->fh = *fh;
+    fi->keep_cache = Filesystem::kKeepCache ? 1 : 0;
+    if (fuse_reply_open(req, fi) != 0) {
+      fsOf(req).release(*fh);
+    }
+  });
+}
+
+void opRead(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) noexcept {
+  guarded(req, [&] {
+    thread_local std::vector<char> buf;
+    if (buf.size() < size) {
+      buf.resize(size);
+    }
+    auto got = fsOf(req).read(fi->fh, static_cast<uint64_t>(off), std::span<char>(buf.data(), size));
+    if (!got) {
+      return replyError(req, got.error());
+    }
+    fuse_reply_buf(req, buf.data(), *got);
+  });
+}
+
+void opRelease(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) noexcept {
+  try {
+    fsOf(req).release(fi->fh);
+  } catch (...) {
+  }
+  fuse_reply_err(req, 0);
+}
+
+void opStatfs(fuse_req_t req, fuse_ino_t /*ino*/) noexcept {
+  guarded(req, [&] {
+    FsStat s = fsOf(req).statfs();
+    struct statvfs st {};
+    st.f_bsize = s.block_size;
+    st.f_frsize = s.block_size;
+    st.f_blocks = s.blocks;
+    st.f_bfree = s.blocks_free;
+    st.f_bavail = s.blocks_free;
+    st.f_files = s.files;
+    st.f_ffree = 1u << 20;
+    st.f_namemax = 255;
+    fuse_reply_statfs(req, &st);
+  });
+}
+
+void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) noexcept {
+  guarded(req, [&] {
+    auto value = fsOf(req).getxattr(ino, name);
+    if (!value) {
+      fuse_reply_err(req, toErrno(value.error().kind));
+      return;
+    }
+    if (size == 0) {
+      fuse_reply_xattr(req, value->size());
+    } else if (size < value->size()) {
+      fuse_reply_err(req, ERANGE);
+    } else {
+      fuse_reply_buf(req, value->data(), value->size());
+    }
+  });
+}
+
+void opListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) noexcept {
+  guarded(req, [&] {
+    auto names = fsOf(req).listxattr(ino);
+    if (!names) {
+      return replyError(req, names.error());
+    }
+    std::string packed;
+    for (const auto& n : *names) {
+      packed += n;
+      packed.push_back('\0');
+    }
+    if (size == 0) {
+      fuse_reply_xattr(req, packed.size());
+    } else if (size < packed.size()) {
+      fuse_reply_err(req, ERANGE);
+    } else {
+      fuse_reply_buf(req, packed.data(), packed.size());
+    }
+  });
+}
+
+// This mount is read-only: every operation that would change something is refused.
+void opSetattr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) noexcept {
+  fuse_reply_err(req, EROFS);
+}
+void opMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) noexcept {
+  fuse_reply_err(req, EROFS);
+}
+void opMkdir(fuse_req_t req, fuse_ino_t, const char*, mode_t) noexcept { fuse_reply_err(req, EROFS); }
+void opUnlink(fuse_req_t req, fuse_ino_t, const char*) noexcept { fuse_reply_err(req, EROFS); }
+void opSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) noexcept {
+  fuse_reply_err(req, EROFS);
+}
+void opRename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) noexcept {
+  fuse_reply_err(req, EROFS);
+}
+void opLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) noexcept {
+  fuse_reply_err(req, EROFS);
+}
+void opCreate(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) noexcept {
+  fuse_reply_err(req, EROFS);
+}
+void opWrite(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) noexcept {
+  fuse_reply_err(req, EROFS);
+}
+void opSetxattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) noexcept {
+  fuse_reply_err(req, EROFS);
+}
+void opRemovexattr(fuse_req_t req, fuse_ino_t, const char*) noexcept {
+  fuse_reply_err(req, EROFS);
+}
+void opFallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) noexcept {
+  fuse_reply_err(req, EROFS);
+}
+
+fuse_lowlevel_ops makeOps() {
+  fuse_lowlevel_ops ops{};
+  ops.init = opInit;
+  ops.lookup = opLookup;
+  ops.forget = opForget;
+  ops.forget_multi = opForgetMulti;
+  ops.getattr = opGetattr;
+  ops.readlink = opReadlink;
+  ops.opendir = opOpendir;
+  ops.readdir = opReaddir;
+  ops.readdirplus = opReaddirplus;
+  ops.releasedir = opReleasedir;
+  ops.open = opOpen;
+  ops.read = opRead;
+  ops.release = opRelease;
+  ops.statfs = opStatfs;
+  ops.getxattr = opGetxattr;
+  ops.listxattr = opListxattr;
+  ops.setattr = opSetattr;
+  ops.mknod = opMknod;
+  ops.mkdir = opMkdir;
+  ops.unlink = opUnlink;
+  ops.rmdir = opUnlink;
+  ops.symlink = opSymlink;
+  ops.rename = opRename;
+  ops.link = opLink;
+  ops.create = opCreate;
+  ops.write = opWrite;
+  ops.setxattr = opSetxattr;
+  ops.removexattr = opRemovexattr;
+  ops.fallocate = opFallocate;
+  return ops;
+}
+
+}  // namespace
+
+struct FuseMount::Impl {
+  Context context;
+  fuse_session* session = nullptr;
+  bool signals = false;
+  bool mounted = false;
+  unsigned max_threads = 32;
+  ~Impl() {
+    if (session != nullptr) {
+      if (signals) {
+        fuse_remove_signal_handlers(session);
+      }
+      if (mounted) {
+        fuse_session_unmount(session);
+      }
+      fuse_session_destroy(session);
+    }
+  }
+};
+
+FuseMount::~FuseMount() = default;
+
+common::Result<std::unique_ptr<FuseMount>> FuseMount::mount(Filesystem* fs,
+                                                           const MountOptions& options) {
+  std::vector<std::string> args = {"hf-mount", "-o", "fsname=" + options.fs_name,
+                                   "-o", "subtype=hf",
+                                   "-o", "ro,default_permissions",
+                                   "-o", "max_read=1048576"};
+  if (options.allow_other) {
+    args.insert(args.end(), {"-o", "allow_other"});
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) {
+    argv.push_back(a.data());
+  }
+  fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  static const fuse_lowlevel_ops kOps = makeOps();
+  std::unique_ptr<FuseMount> mount(new FuseMount());
+  mount->impl_ = std::make_unique<Impl>();
+  mount->impl_->max_threads = options.max_threads;
+  mount->impl_->context = Context{fs, options.max_readahead};
+  mount->impl_->session = fuse_session_new(&fargs, &kOps, sizeof kOps, &mount->impl_->context);
+  fuse_opt_free_args(&fargs);
+  if (mount->impl_->session == nullptr) {
+    return common::makeError(common::ErrorKind::kInvalidArgument, "cannot create a FUSE session");
+  }
+  if (fuse_session_mount(mount->impl_->session, options.mountpoint.c_str()) != 0) {
+    return common::makeError(common::ErrorKind::kIo,
+                             "cannot mount on " + options.mountpoint +
+                                 " (does it exist, is it empty and not already mounted, is "
+                                 "/dev/fuse usable?)");
+  }
+  mount->impl_->mounted = true;
+  // SIGINT/SIGTERM/SIGHUP end the loop; the destructor then unmounts.
+  mount->impl_->signals = fuse_set_signal_handlers(mount->impl_->session) == 0;
+  return mount;
+}
+
+int FuseMount::run() {
+  fuse_loop_config* config = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(config, 0);
+  fuse_loop_cfg_set_max_threads(config, impl_->max_threads);
+  fuse_loop_cfg_set_idle_threads(config, impl_->max_threads);
+  int rc = fuse_session_loop_mt(impl_->session, config);
+  fuse_loop_cfg_destroy(config);
+  return rc;
+}
+
+void FuseMount::exit() { fuse_session_exit(impl_->session); }
+
+}  // namespace hfm::fs

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "fs/read_engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace hfm::fs {
+
+namespace {
+
+// A read that starts within this distance of where the last one ended still counts as
+// sequential: the kernel reorders and splits readahead requests.
+constexpr std::uint64_t kForwardSlack = 2u << 20;
+constexpr std::uint64_t kBackwardSlack = 256u << 10;
+
+}  // namespace
+
+ReadEngine::ReadEngine(hub::HubClient* hub, cache::BlockStore* cache, std::uint32_t block_size,
+                       ReadOptions options)
+    : hub_(hub), cache_(cache), block_size_(block_size), options_(options) {
+  pool_ = std::make_unique<ThreadPool>(options_.prefetch_threads, options_.prefetch_threads * 4);
+}
+
+ReadEngine::~ReadEngine() { pool_.reset(); }
+
+std::string ReadEngine::key(const std::string& content_id, std::uint64_t index) const {
+  return content_id + "#" + std::to_string(index);
+}
+
+std::uint64_t ReadEngine::blockLength(const FileRef& file, std::uint64_t index) const {
+  std::uint64_t start = index * block_size_;
+  return start >= file.size ? 0 : std::min<std::uint64_t>(block_size_, file.size - start);
+}
+
+std::shared_ptr<const std::string> ReadEngine::fromMemory(const std::string& k) {
+  std::lock_guard lock(mu_);
+  auto it = memory_.find(k);
+  if (it == memory_.end()) {
+    return nullptr;
+  }
+  lru_.splice(lru_.end(), lru_, it->second);
+  return it->second->second;
+}
+
+void ReadEngine::remember(const std::string& k, std::shared_ptr<const std::string> data) {
+  std::lock_guard lock(mu_);
+  if (memory_.count(k) != 0 || data->size() > options_.memory_limit) {
+    return;
+  }
+  memory_bytes_ += data->size();
+  lru_.emplace_back(k, std::move(data));
+  memory_[k] = std::prev(lru_.end());
+  while (memory_bytes_ > options_.memory_limit && !lru_.empty()) {
+    memory_bytes_ -= lru_.front().second->size();
+    memory_.erase(lru_.front().first);
+    lru_.pop_front();
+  }
+}
+
+void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_t last,
+                          const std::vector<FlightPtr>& flights, bool keep_in_memory) {
+  std::uint64_t start = first * block_size_;
+  std::uint64_t end = last * block_size_ + blockLength(file, last);
+  std::string buffer(end - start, '\0');
+  auto got = hub_->readRange(file.repo, file.commit, file.path, start,
+                             std::span<char>(buffer.data(), buffer.size()));
+  std::optional<hub::HubError> error;
+  if (!got) {
+    error = got.error();
+  } else if (*got != buffer.size()) {
+    error = hub::HubError{hub::HubErrorKind::kBadResponse, 0,
+                          "server sent " + std::to_string(*got) + " bytes of " + file.path +
+                              " where the listing promised " + std::to_string(buffer.size()),
+                          false};
+  } else {
+    bytes_fetched_.fetch_add(buffer.size(), std::memory_order_relaxed);
+  }
+  for (std::uint64_t i = first; i <= last; ++i) {
+    std::shared_ptr<const std::string> data;
+    if (!error) {
+      data = std::make_shared<const std::string>(
+          buffer.substr((i - first) * block_size_, blockLength(file, i)));
+      blocks_fetched_.fetch_add(1, std::memory_order_relaxed);
+      if (cache_ != nullptr) {
+        (void)cache_->write(file.content_id, i, *data);  // a full cache only costs a later miss
+      }
+      if (keep_in_memory) {
+        remember(key(file.content_id, i), data);
+      }
+    }
+    const FlightPtr& flight = flights[i - first];
+    {
+      std::lock_guard lock(flight->mu);
+      flight->done = true;
+      flight->error = error;
+      flight->data = std::move(data);
+    }
+    flight->cv.notify_all();
+    std::lock_guard lock(mu_);
+    in_flight_.erase(key(file.content_id, i));
+  }
+}
+
+hub::HubResult<std::size_t> ReadEngine::read(const FileRef& file, std::uint64_t offset,
+                                              std::span<char> out, ReadState* state) {
+  if (offset >= file.size || out.empty()) {
+    return std::size_t{0};
+  }
+  std::uint64_t end = std::min<std::uint64_t>(file.size, offset + out.size());
+  std::uint64_t first = offset / block_size_;
+  std::uint64_t last = (end - 1) / block_size_;
+
+  struct Need {
+    std::uint64_t index;
+    std::uint64_t from;  // offset inside the block
+    std::uint64_t length;
+    char* dest;
+    FlightPtr flight;
+    bool owned = false;
+  };
+  std::vector<Need> missing;
+  for (std::uint64_t i = first; i <= last; ++i) {
+    std::uint64_t block_start = i * block_size_;
+    std::uint64_t from = std::max(offset, block_start) - block_start;
+    std::uint64_t to = std::min(end, block_start + blockLength(file, i)) - block_start;
+    char* dest = out.data() + (block_start + from - offset);
+    std::string k = key(file.content_id, i);
+    if (auto data = fromMemory(k)) {
+      std::memcpy(dest, data->data() + from, to - from);
+      blocks_from_memory_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (cache_ != nullptr) {
+      auto got = cache_->read(file.content_id, i, from, std::span<char>(dest, to - from));
+      if (got && *got == to - from) {
+        blocks_from_cache_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+    }
+    missing.push_back(Need{i, from, to - from, dest, nullptr, false});
+  }
+
+  if (!missing.empty()) {
+    {
+      std::lock_guard lock(mu_);
+      for (auto& need : missing) {
+        std::string k = key(file.content_id, need.index);
+        auto it = in_flight_.find(k);
+        if (it != in_flight_.end()) {
+          need.flight = it->second;
+          waits_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          need.flight = std::make_shared<Flight>();
+          need.owned = true;
+          in_flight_.emplace(std::move(k), need.flight);
+        }
+      }
+    }
+    // Fetch the blocks this call owns, adjacent ones in one request.
+    std::size_t i = 0;
+    std::uint64_t max_blocks = std::max<std::uint64_t>(1, options_.max_request_bytes / block_size_);
+    while (i < missing.size()) {
+      if (!missing[i].owned) {
+        ++i;
+        continue;
+      }
+      std::size_t j = i;
+      std::vector<FlightPtr> flights{missing[i].flight};
+      while (j + 1 < missing.size() && missing[j + 1].owned &&
+             missing[j + 1].index == missing[j].index + 1 && flights.size() < max_blocks) {
+        ++j;
+        flights.push_back(missing[j].flight);
+      }
+      fetchRun(file, missing[i].index, missing[j].index, flights, false);
+      i = j + 1;
+    }
+    for (auto& need : missing) {
+      std::unique_lock lock(need.flight->mu);
+      need.flight->cv.wait(lock, [&] { return need.flight->done; });
+      if (need.flight->error) {
+        return common::Unexpected<hub::HubError>(*need.flight->error);
+      }
+      std::memcpy(need.dest, need.flight->data->data() + need.from, need.length);
+    }
+  }
+  if (state != nullptr) {
+    maybePrefetch(file, offset, end, state);
+  }
+  return static_cast<std::size_t>(end - offset);
+}
+
+void ReadEngine::maybePrefetch(const FileRef& file, std::uint64_t offset, std::uint64_t end,
+                               ReadState* state) {
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  {
+    std::lock_guard lock(state->mu);
+    bool sequential = offset + kBackwardSlack >= state->next_offset &&
+                      offset <= state->next_offset + kForwardSlack && state->next_offset > 0;
+    if (offset == 0 && state->next_offset == 0) {
+      sequential = false;  // the first read says nothing yet
+    }
+    if (sequential) {
+      state->window = std::min<std::uint64_t>(
+          options_.prefetch_max_bytes, state->window == 0 ? block_size_ * 2ull : state->window * 2);
+    } else {
+      state->window = 0;
+      state->prefetched_until = 0;
+    }
+    state->next_offset = std::max(end, state->next_offset > end && sequential ? state->next_offset : end);
+    if (state->window == 0) {
+      return;
+    }
+    std::uint64_t target = std::min<std::uint64_t>(file.size, end + state->window);
+    from = std::max(end, state->prefetched_until);
+    if (from >= target) {
+      return;
+    }
+    to = target;
+    state->prefetched_until = target;
+  }
+  std::uint64_t first = from / block_size_;
+  std::uint64_t last = (to - 1) / block_size_;
+  std::uint64_t chunk = std::max<std::uint64_t>(1, options_.prefetch_chunk_bytes / block_size_);
+  for (std::uint64_t b = first; b <= last; b += chunk) {
+    std::uint64_t e = std::min(last, b + chunk - 1);
+    FileRef copy = file;
+    bool queued = pool_->trySubmit([this, copy = std::move(copy), b, e] { prefetch(copy, b, e); });
+    if (!queued) {
+      std::lock_guard lock(state->mu);
+      state->prefetched_until = std::min(state->prefetched_until, b * block_size_);
+      return;  // the pool is saturated: the reader fetches the rest itself
+    }
+  }
+}
+
+void ReadEngine::prefetch(const FileRef& file, std::uint64_t first, std::uint64_t last) {
+  // Claim the blocks nobody holds yet; runs of claimed blocks are fetched together.
+  std::vector<std::pair<std::uint64_t, FlightPtr>> claimed;
+  for (std::uint64_t i = first; i <= last; ++i) {
+    std::string k = key(file.content_id, i);
+    if (fromMemory(k) || (cache_ != nullptr && cache_->contains(file.content_id, i))) {
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    if (in_flight_.count(k) != 0) {
+      continue;
+    }
+    auto flight = std::make_shared<Flight>();
+    in_flight_.emplace(k, flight);
+    claimed.emplace_back(i, std::move(flight));
+  }
+  std::size_t i = 0;
+  while (i < claimed.size()) {
+    std::size_t j = i;
+    std::vector<FlightPtr> flights{claimed[i].second};
+    while (j + 1 < claimed.size() && claimed[j + 1].first == claimed[j].first + 1) {
+      ++j;
+      flights.push_back(claimed[j].second);
+    }
+    prefetch_requests_.fetch_add(1, std::memory_order_relaxed);
+    fetchRun(file, claimed[i].first, claimed[j].first, flights, true);
+    i = j + 1;
+  }
+}
+
+ReadStats ReadEngine::stats() const {
+  return ReadStats{blocks_from_memory_.load(), blocks_from_cache_.load(), blocks_fetched_.load(),
+                   bytes_fetched_.load(),      prefetch_requests_.load(), waits_.load()};
+}
+
+}  // namespace hfm::fs

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The read engine: the one place that sees both the Hub client and the block cache. A read is
+// mapped to fixed-size blocks; hits are copied out of memory or LMDB, misses are fetched with
+// ranged GETs (adjacent misses coalesced into one request), and concurrent readers of a block wait
+// on a single fetch. A handle that reads sequentially grows a prefetch window, fetched ahead by a
+// bounded pool as parallel requests; a handle that reads randomly fetches only what it touches.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/block_store.h"
+#include "common/repo_id.h"
+#include "fs/thread_pool.h"
+#include "hub/hub_client.h"
+
+namespace hfm::fs {
+
+// What to read: a file at a commit, named by its content id for the cache.
+struct FileRef {
+  common::RepoId repo;
+  std::string commit;
+  std::string path;
+  std::string content_id;
+  std::uint64_t size = 0;
+};
+
+struct ReadOptions {
+  std::size_t max_request_bytes = 16u << 20;   // largest single ranged GET
+  std::size_t prefetch_chunk_bytes = 4u << 20;  // one prefetch request
+  std::size_t prefetch_max_bytes = 64u << 20;  // largest read-ahead window of one handle
+  std::uint64_t memory_limit = 256ull << 20;   // prefetched blocks held in memory, in all
+  std::size_t prefetch_threads = 8;
+};
+
+// Per open handle: where the last read ended and how far ahead it has been fetched. Confined to
+// the engine, which locks it.
+struct ReadState {
+  std::mutex mu;
+  std::uint64_t next_offset = 0;  // guarded by mu
+  std::uint64_t window = 0;       // guarded by mu
+  std::uint64_t prefetched_until = 0;  // guarded by mu
+};
+
+struct ReadStats {
+  std::uint64_t blocks_from_memory = 0;
+  std::uint64_t blocks_from_cache = 0;
+  std::uint64_t blocks_fetched = 0;
+  std::uint64_t bytes_fetched = 0;
+  std::uint64_t prefetch_requests = 0;
+  std::uint64_t waits_on_other_fetch = 0;
+};
+
+// Thread-safe. Lock order: ReadState::mu, then mu_; neither is held across network or LMDB I/O.
+class ReadEngine {
+ public:
+  ReadEngine(hub::HubClient* hub, cache::BlockStore* cache, std::uint32_t block_size,
+             ReadOptions options);
+  ~ReadEngine();
+  ReadEngine(const ReadEngine&) = delete;
+  ReadEngine& operator=(const ReadEngine&) = delete;
+
+  // Fills `out` from `offset`; returns the bytes read (fewer only at the end of the file).
+  hub::HubResult<std::size_t> read(const FileRef& file, std::uint64_t offset, std::span<char> out,
+                                   ReadState* state);
+  ReadStats stats() const;
+  std::uint32_t blockSize() const { return block_size_; }
+
+ private:
+  struct Flight {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;                   // guarded by mu
+    std::optional<hub::HubError> error;  // guarded by mu
+    std::shared_ptr<const std::string> data;  // guarded by mu
+  };
+  using FlightPtr = std::shared_ptr<Flight>;
+
+  std::shared_ptr<const std::string> fromMemory(const std::string& key);
+  void remember(const std::string& key, std::shared_ptr<const std::string> data);
+  // Fetches blocks [first, last] of `file` (all owned by the caller's flights) and completes them.
+  void fetchRun(const FileRef& file, std::uint64_t first, std::uint64_t last,
+                const std::vector<FlightPtr>& flights, bool keep_in_memory);
+  void prefetch(const FileRef& file, std::uint64_t first, std::uint64_t last);
+  void maybePrefetch(const FileRef& file, std::uint64_t offset, std::uint64_t end, ReadState* state);
+  std::uint64_t blockLength(const FileRef& file, std::uint64_t index) const;
+  std::string key(const std::string& content_id, std::uint64_t index) const;
+
+  hub::HubClient* hub_;
+  cache::BlockStore* cache_;  // may be null: everything is then fetched
+  std::uint32_t block_size_;
+  ReadOptions options_;
+
+  std::mutex mu_;
+  std::unordered_map<std::string, FlightPtr> in_flight_;  // guarded by mu_
+  // Prefetched blocks, least recently used first; bounded by options_.memory_limit.
+  std::list<std::pair<std::string, std::shared_ptr<const std::string>>> lru_;  // guarded by mu_
+  std::unordered_map<std::string, decltype(lru_)::iterator> memory_;        // guarded by mu_
+  std::uint64_t memory_bytes_ = 0;                                          // guarded by mu_
+
+  std::atomic<std::uint64_t> blocks_from_memory_{0};
+  std::atomic<std::uint64_t> blocks_from_cache_{0};
+  std::atomic<std::uint64_t> blocks_fetched_{0};
+  std::atomic<std::uint64_t> bytes_fetched_{0};
+  std::atomic<std::uint64_t> prefetch_requests_{0};
+  std::atomic<std::uint64_t> waits_{0};
+
+  std::unique_ptr<ThreadPool> pool_;  // last: its workers use everything above
+};
+
+}  // namespace hfm::fs
