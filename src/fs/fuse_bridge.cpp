@@ -91,7 +91,6 @@ void opInit(void* userdata, fuse_conn_info* conn) noexcept {
   conn->max_write = 1u << 20;
   // Left unset, `dd bs=1M` arrives as 4 KiB reads (DESIGN.md §5).
   conn->max_readahead = static_cast<Context*>(userdata)->max_readahead;
-  conn->max_read = 0;
   if ((conn->capable & FUSE_CAP_READDIRPLUS) != 0) {
     conn->want |= FUSE_CAP_READDIRPLUS;
     conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS_AUTO);
@@ -428,8 +427,7 @@ common::Result<std::unique_ptr<FuseMount>> FuseMount::mount(Filesystem* fs,
                                                            const MountOptions& options) {
   std::vector<std::string> args = {"hf-mount", "-o", "fsname=" + options.fs_name,
                                    "-o", "subtype=hf",
-                                   "-o", "ro,default_permissions",
-                                   "-o", "max_read=1048576"};
+                                   "-o", "ro,default_permissions"};
   if (options.allow_other) {
     args.insert(args.end(), {"-o", "allow_other"});
   }

@@ -15,9 +15,9 @@ constexpr std::uint64_t kBackwardSlack = 256u << 10;
 
 }  // namespace
 
-ReadEngine::ReadEngine(hub::HubClient* hub, cache::BlockStore* cache, std::uint32_t block_size,
+ReadEngine::ReadEngine(RangeSource* source, cache::BlockStore* cache, std::uint32_t block_size,
                        ReadOptions options)
-    : hub_(hub), cache_(cache), block_size_(block_size), options_(options) {
+    : source_(source), cache_(cache), block_size_(block_size), options_(options) {
   pool_ = std::make_unique<ThreadPool>(options_.prefetch_threads, options_.prefetch_threads * 4);
 }
 
@@ -62,8 +62,7 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
   std::uint64_t start = first * block_size_;
   std::uint64_t end = last * block_size_ + blockLength(file, last);
   std::string buffer(end - start, '\0');
-  auto got = hub_->readRange(file.repo, file.commit, file.path, start,
-                             std::span<char>(buffer.data(), buffer.size()));
+  auto got = source_->readRange(file, start, std::span<char>(buffer.data(), buffer.size()));
   std::optional<hub::HubError> error;
   if (!got) {
     error = got.error();

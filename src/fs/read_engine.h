@@ -43,6 +43,27 @@ struct ReadOptions {
   std::size_t prefetch_threads = 8;
 };
 
+// Where missing bytes come from: the Hub in production, a fake in tests. Thread-safe.
+class RangeSource {
+ public:
+  virtual ~RangeSource() = default;
+  virtual hub::HubResult<std::size_t> readRange(const FileRef& file, std::uint64_t offset,
+                                                std::span<char> out) = 0;
+};
+
+// Reads through the Hub client's resolve URLs.
+class HubRangeSource final : public RangeSource {
+ public:
+  explicit HubRangeSource(hub::HubClient* hub) : hub_(hub) {}
+  hub::HubResult<std::size_t> readRange(const FileRef& file, std::uint64_t offset,
+                                        std::span<char> out) override {
+    return hub_->readRange(file.repo, file.commit, file.path, offset, out);
+  }
+
+ private:
+  hub::HubClient* hub_;
+};
+
 // Per open handle: where the last read ended and how far ahead it has been fetched. Confined to
 // the engine, which locks it.
 struct ReadState {
@@ -64,7 +85,7 @@ struct ReadStats {
 // Thread-safe. Lock order: ReadState::mu, then mu_; neither is held across network or LMDB I/O.
 class ReadEngine {
  public:
-  ReadEngine(hub::HubClient* hub, cache::BlockStore* cache, std::uint32_t block_size,
+  ReadEngine(RangeSource* source, cache::BlockStore* cache, std::uint32_t block_size,
              ReadOptions options);
   ~ReadEngine();
   ReadEngine(const ReadEngine&) = delete;
@@ -96,7 +117,7 @@ class ReadEngine {
   std::uint64_t blockLength(const FileRef& file, std::uint64_t index) const;
   std::string key(const std::string& content_id, std::uint64_t index) const;
 
-  hub::HubClient* hub_;
+  RangeSource* source_;
   cache::BlockStore* cache_;  // may be null: everything is then fetched
   std::uint32_t block_size_;
   ReadOptions options_;

@@ -136,7 +136,8 @@ int runMount(const MountArgs& args, int ready_fd) {
 
   fs::ReadOptions read_options;
   read_options.memory_limit = *memory_limit / 2;  // the other half: request buffers and FUSE
-  fs::ReadEngine engine(hub->get(), blocks->get(), (*blocks)->blockSize(), read_options);
+  fs::HubRangeSource source(hub->get());
+  fs::ReadEngine engine(&source, blocks->get(), (*blocks)->blockSize(), read_options);
   fs::FsOptions fs_options;
   fs_options.revision_ttl = std::chrono::seconds(args.revision_ttl);
   fs_options.uid = ::getuid();
@@ -188,6 +189,10 @@ int runMount(const MountArgs& args, int ready_fd) {
   }
   fs::Filesystem* served = &filesystem;
 
+  // Everything that looks at the mountpoint happens before mounting: afterwards a stat of it
+  // would wait for this very process to serve it.
+  auto record_path = tools::recordPath(args.mountpoint);
+  std::string canonical_mountpoint = fsys::weakly_canonical(args.mountpoint).string();
   fs::MountOptions mount_options;
   mount_options.mountpoint = args.mountpoint;
   mount_options.allow_other = args.allow_other;
@@ -198,9 +203,8 @@ int runMount(const MountArgs& args, int ready_fd) {
     report(ready_fd, "error: " + mount.error().message);
     return 1;
   }
-  auto record_path = tools::recordPath(args.mountpoint);
   tools::Record record{{"pid", std::to_string(::getpid())},
-                       {"mountpoint", fsys::weakly_canonical(args.mountpoint).string()},
+                       {"mountpoint", canonical_mountpoint},
                        {"endpoint", hub_options.endpoint},
                        {"repo", args.repo},
                        {"cache_dir", args.cache_dir}};
