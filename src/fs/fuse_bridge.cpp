@@ -6,6 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -400,7 +403,36 @@ fuse_lowlevel_ops makeOps() {
   return ops;
 }
 
+
+// The kernel caps readahead at the mount's bdi read_ahead_kb (128 KiB by default), whatever
+// max_readahead says; root may raise it. The mount is found in /proc/self/mountinfo, since a
+// stat of the mountpoint would wait for this process to serve it.
+void raiseBdiReadahead(const std::string& target, unsigned bytes) {
+  std::ifstream info("/proc/self/mountinfo");
+  std::string line;
+  std::string device;
+  while (std::getline(info, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, majmin, root, point;
+    fields >> id >> parent >> majmin >> root >> point;
+    if (point == target) {
+      device = majmin;  // the last match is the mount on top
+    }
+  }
+  if (device.empty()) {
+    return;
+  }
+  std::ofstream knob("/sys/class/bdi/" + device + "/read_ahead_kb");
+  knob << (bytes / 1024);
+  if (!knob) {
+    spdlog::info("could not raise read_ahead_kb of {} (not root?): sequential reads use 128 KiB "
+                 "kernel readahead",
+                 target);
+  }
+}
+
 }  // namespace
+
 
 struct FuseMount::Impl {
   Context context;
@@ -446,6 +478,9 @@ common::Result<std::unique_ptr<FuseMount>> FuseMount::mount(Filesystem* fs,
   if (mount->impl_->session == nullptr) {
     return common::makeError(common::ErrorKind::kInvalidArgument, "cannot create a FUSE session");
   }
+  // Resolved before mounting: afterwards a stat of the mountpoint would wait for this process.
+  std::error_code ec;
+  std::string canonical = std::filesystem::weakly_canonical(options.mountpoint, ec).string();
   if (fuse_session_mount(mount->impl_->session, options.mountpoint.c_str()) != 0) {
     return common::makeError(common::ErrorKind::kIo,
                              "cannot mount on " + options.mountpoint +
@@ -453,6 +488,7 @@ common::Result<std::unique_ptr<FuseMount>> FuseMount::mount(Filesystem* fs,
                                  "/dev/fuse usable?)");
   }
   mount->impl_->mounted = true;
+  raiseBdiReadahead(canonical, options.max_readahead);
   // SIGINT/SIGTERM/SIGHUP end the loop; the destructor then unmounts.
   mount->impl_->signals = fuse_set_signal_handlers(mount->impl_->session) == 0;
   return mount;

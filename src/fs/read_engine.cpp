@@ -8,10 +8,10 @@ namespace hfm::fs {
 
 namespace {
 
-// A read that starts within this distance of where the last one ended still counts as
-// sequential: the kernel reorders and splits readahead requests.
-constexpr std::uint64_t kForwardSlack = 2u << 20;
-constexpr std::uint64_t kBackwardSlack = 256u << 10;
+// A read that starts within this many blocks of where the furthest one ended still counts as
+// sequential: with async reads the kernel has several readahead requests in flight, and they
+// arrive in any order.
+constexpr std::uint64_t kSlackBlocks = 4;
 
 }  // namespace
 
@@ -58,7 +58,7 @@ void ReadEngine::remember(const std::string& k, std::shared_ptr<const std::strin
 }
 
 void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_t last,
-                          const std::vector<FlightPtr>& flights, bool keep_in_memory) {
+                          const std::vector<FlightPtr>& flights) {
   std::uint64_t start = first * block_size_;
   std::uint64_t end = last * block_size_ + blockLength(file, last);
   std::string buffer(end - start, '\0');
@@ -74,18 +74,18 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
   } else {
     bytes_fetched_.fetch_add(buffer.size(), std::memory_order_relaxed);
   }
+  // Waiters are released first; the cache write happens after, off their critical path.
+  std::vector<std::shared_ptr<const std::string>> blocks;
   for (std::uint64_t i = first; i <= last; ++i) {
     std::shared_ptr<const std::string> data;
     if (!error) {
       data = std::make_shared<const std::string>(
           buffer.substr((i - first) * block_size_, blockLength(file, i)));
       blocks_fetched_.fetch_add(1, std::memory_order_relaxed);
-      if (cache_ != nullptr) {
-        (void)cache_->write(file.content_id, i, *data);  // a full cache only costs a later miss
-      }
-      if (keep_in_memory) {
-        remember(key(file.content_id, i), data);
-      }
+      // Held in memory until the cache has it, so a reader arriving in between does not
+      // fetch it again; prefetched blocks stay for the reader they were fetched for.
+      remember(key(file.content_id, i), data);
+      blocks.push_back(data);
     }
     const FlightPtr& flight = flights[i - first];
     {
@@ -97,6 +97,11 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
     flight->cv.notify_all();
     std::lock_guard lock(mu_);
     in_flight_.erase(key(file.content_id, i));
+  }
+  if (cache_ != nullptr) {
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      (void)cache_->write(file.content_id, first + b, *blocks[b]);  // full: only a later miss
+    }
   }
 }
 
@@ -170,7 +175,7 @@ hub::HubResult<std::size_t> ReadEngine::read(const FileRef& file, std::uint64_t 
         ++j;
         flights.push_back(missing[j].flight);
       }
-      fetchRun(file, missing[i].index, missing[j].index, flights, false);
+      fetchRun(file, missing[i].index, missing[j].index, flights);
       i = j + 1;
     }
     for (auto& need : missing) {
@@ -194,8 +199,9 @@ void ReadEngine::maybePrefetch(const FileRef& file, std::uint64_t offset, std::u
   std::uint64_t to = 0;
   {
     std::lock_guard lock(state->mu);
-    bool sequential = offset + kBackwardSlack >= state->next_offset &&
-                      offset <= state->next_offset + kForwardSlack && state->next_offset > 0;
+    std::uint64_t slack = kSlackBlocks * block_size_;
+    bool sequential = offset + slack >= state->next_offset &&
+                      offset <= state->next_offset + slack && state->next_offset > 0;
     if (offset == 0 && state->next_offset == 0) {
       sequential = false;  // the first read says nothing yet
     }
@@ -206,7 +212,7 @@ void ReadEngine::maybePrefetch(const FileRef& file, std::uint64_t offset, std::u
       state->window = 0;
       state->prefetched_until = 0;
     }
-    state->next_offset = std::max(end, state->next_offset > end && sequential ? state->next_offset : end);
+    state->next_offset = sequential ? std::max(end, state->next_offset) : end;
     if (state->window == 0) {
       return;
     }
@@ -258,7 +264,7 @@ void ReadEngine::prefetch(const FileRef& file, std::uint64_t first, std::uint64_
       flights.push_back(claimed[j].second);
     }
     prefetch_requests_.fetch_add(1, std::memory_order_relaxed);
-    fetchRun(file, claimed[i].first, claimed[j].first, flights, true);
+    fetchRun(file, claimed[i].first, claimed[j].first, flights);
     i = j + 1;
   }
 }

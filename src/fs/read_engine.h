@@ -109,9 +109,10 @@ class ReadEngine {
 
   std::shared_ptr<const std::string> fromMemory(const std::string& key);
   void remember(const std::string& key, std::shared_ptr<const std::string> data);
-  // Fetches blocks [first, last] of `file` (all owned by the caller's flights) and completes them.
+  // Fetches blocks [first, last] of `file` (all owned by the caller's flights), completes the
+  // flights, then stores the blocks in the cache.
   void fetchRun(const FileRef& file, std::uint64_t first, std::uint64_t last,
-                const std::vector<FlightPtr>& flights, bool keep_in_memory);
+                const std::vector<FlightPtr>& flights);
   void prefetch(const FileRef& file, std::uint64_t first, std::uint64_t last);
   void maybePrefetch(const FileRef& file, std::uint64_t offset, std::uint64_t end, ReadState* state);
   std::uint64_t blockLength(const FileRef& file, std::uint64_t index) const;

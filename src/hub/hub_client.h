@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// HubClient: the Hugging Face Hub HTTP API as hf-mount uses it (revision resolution, tree and
+// paths-info listings, repo lists, ranged file reads, whoami), over libcurl.
+//
+// Thread safety: thread-safe. Any number of threads may call any method at once; at most
+// HubOptions::max_connections HTTP exchanges are in flight, other callers wait for a slot.
+//
+// Lifetime: create() returns the owning pointer; destroy the client only after every call on it
+// has returned. No method keeps a reference to its arguments after it returns.
+//
+// Errors: methods never throw. Transient failures (connection errors, timeouts, 408, 429, 5xx)
+// are retried with jittered exponential backoff, honouring Retry-After, until
+// HubOptions::retry_deadline; callers see only the final outcome. Everything the server sends is
+// validated, and anything malformed, inconsistent or unsafe is kBadResponse.
+//
+// Tokens: the token is sent only to the endpoint's origin (scheme, host and port), never across
+// a redirect to another origin (the CDN), and never appears in a message or a log line.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "common/repo_id.h"
+#include "hub/hub_env.h"
+#include "hub/hub_error.h"
+#include "hub/hub_types.h"
+
+namespace hfm::hub {
+
+struct HubOptions {
+  std::string endpoint = "https://huggingface.co";  // no trailing slash
+  std::optional<std::string> token;                  // never logged, never sent to another origin
+  std::chrono::milliseconds connect_timeout{10000};
+  // Abort a transfer that made no progress this long (also CURLOPT_LOW_SPEED_*).
+  std::chrono::milliseconds stall_timeout{30000};
+  // Total time spent retrying one call before giving up (the fs --read-timeout). A transfer that
+  // keeps receiving bytes is not cut by it; one that waits is cut when the deadline passes.
+  std::chrono::milliseconds retry_deadline{60000};
+  unsigned max_connections = 16;  // bound on concurrent requests
+  std::string user_agent = "hf-mount/0.1";
+
+  // Backoff: the n-th retry waits a uniform random time in [0, min(backoff_cap, backoff_base*2^n)]
+  // (full jitter), or the server's Retry-After when that is longer.
+  std::chrono::milliseconds backoff_base{100};
+  std::chrono::milliseconds backoff_cap{5000};
+  // Loop guard for paginated listings: more pages than this is kBadResponse.
+  std::size_t max_pages = 10000;
+  // Signed CDN URLs remembered per (repo, commit, path); LRU beyond this many.
+  std::size_t cdn_url_cache_entries = 4096;
+  // How long a CDN URL without a parsable expiry is remembered.
+  std::chrono::seconds cdn_url_default_ttl{600};
+};
+
+// Thread-safe: see the file comment.
+class HubClient {
+ public:
+  // Fails (kBadResponse) when the endpoint is not an http(s) URL or libcurl cannot start.
+  static HubResult<std::unique_ptr<HubClient>> create(HubOptions options);
+  ~HubClient();
+  HubClient(const HubClient&) = delete;
+  HubClient& operator=(const HubClient&) = delete;
+
+  // GET /api/{t}/{ns}/{name}/revision/{quote(rev, safe="")}. When `revision` is a full commit
+  // sha, the answer must name that same commit.
+  HubResult<RevisionInfo> revision(const common::RepoId& repo, const std::string& revision);
+
+  // GET /api/{t}/{ns}/{name}/tree/{commit}[/{dir}]?recursive=..., following Link rel="next".
+  // dir "" is the root. Entries are the children of `dir` (all descendants when recursive),
+  // each checked: valid path, under `dir`, no duplicates, sane size, hex ids.
+  HubResult<std::vector<TreeEntry>> listTree(const common::RepoId& repo, const std::string& commit,
+                                             const std::string& dir, bool recursive);
+
+  // POST /api/{t}/{ns}/{name}/paths-info/{commit}, in batches of 500 paths. Paths that do not
+  // exist (or cannot exist: invalid paths) are omitted from the answer, as on the Hub.
+  HubResult<std::vector<TreeEntry>> pathsInfo(const common::RepoId& repo,
+                                              const std::string& commit,
+                                              const std::vector<std::string>& paths);
+
+  // GET /api/{models|datasets|spaces}?author=..., following Link rel="next" until max_results.
+  HubResult<std::vector<RepoSummary>> listRepos(common::RepoType type, const std::string& author,
+                                                std::size_t max_results);
+
+  // Reads [offset, offset+out.size()) of a file at a commit into out; returns bytes read (less
+  // only at EOF; 0 when offset is at or past the end).
+  // GET {endpoint}/{prefix}{ns}/{name}/resolve/{commit}/{quote(path)} with Range. A redirect to
+  // another origin is followed WITHOUT Authorization, and the final URL is remembered per
+  // (repo, commit, path) until it expires (X-Expires / Expires / X-Amz-Date+X-Amz-Expires, else
+  // cdn_url_default_ttl); a 403/404/410 on a remembered URL drops it and resolves again once.
+  // A body that breaks mid-way resumes from the last byte received. On error, the contents of
+  // `out` are unspecified.
+  HubResult<std::size_t> readRange(const common::RepoId& repo, const std::string& commit,
+                                   const std::string& path, std::uint64_t offset,
+                                   std::span<char> out, const std::stop_token& stop = {});
+
+  // GET /api/whoami-v2. kUnauthorized without a request when no token is configured.
+  HubResult<WhoAmI> whoami();
+
+  HubStats stats() const;
+  const HubOptions& options() const;
+
+ private:
+  struct Impl;
+  explicit HubClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hfm::hub

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The values HubClient returns: plain data, already validated (see docs/hub-client.md).
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/repo_id.h"
+
+namespace hfm::hub {
+
+// What a revision (branch, tag, refs/pr/N or commit sha) resolves to.
+struct RevisionInfo {
+  std::string commit;  // 40 lower-case hex digits
+  std::chrono::system_clock::time_point last_modified;  // date of that commit
+  bool is_private = false;
+  std::string gated;  // "" when not gated, else the Hub's mode ("auto", "manual")
+};
+
+// One file or directory of a tree listing or a paths-info answer.
+struct TreeEntry {
+  std::string path;  // relative, passes common::isValidRepoPath
+  bool is_dir = false;
+  std::uint64_t size = 0;  // content size (for LFS files the real size, not the pointer's); 0 for dirs
+  std::string oid;         // git blob (file) or tree (dir) id, lower-case hex; may be empty for dirs
+  std::optional<std::string> lfs_sha256;  // 64 lower-case hex digits
+  std::optional<std::string> xet_hash;    // 64 lower-case hex digits
+};
+
+struct RepoSummary {
+  common::RepoId id;
+  bool is_private = false;
+};
+
+struct WhoAmI {
+  std::string name;
+  std::vector<std::string> orgs;
+  std::string role;  // the token's role ("read", "write", ...), "" when the server does not say
+};
+
+// Counters since the client was created. Each is monotonic; the set is not a consistent snapshot.
+struct HubStats {
+  std::uint64_t requests = 0;            // HTTP exchanges, redirect hops included
+  std::uint64_t retries = 0;             // attempts repeated after a transient failure
+  std::uint64_t errors = 0;              // calls that returned an error
+  std::uint64_t bytes_downloaded = 0;    // body bytes of successful (2xx) responses
+  std::uint64_t redirects_followed = 0;
+  std::uint64_t cdn_url_cache_hits = 0;  // readRange calls that skipped the resolve redirect
+};
+
+}  // namespace hfm::hub
