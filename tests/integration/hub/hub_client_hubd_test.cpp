@@ -18,7 +18,7 @@
 
 #include "common/hash.h"
 #include "hub/hub_client.h"
-#include "tests/integration/hub/hubd_process.h"
+#include "tests/support/hubd_process.h"
 
 #ifndef HFM_HUBD_BINARY
 #error "HFM_HUBD_BINARY must name the hf-hubd executable"
