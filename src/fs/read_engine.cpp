@@ -32,26 +32,26 @@ std::uint64_t ReadEngine::blockLength(const FileRef& file, std::uint64_t index) 
   return start >= file.size ? 0 : std::min<std::uint64_t>(block_size_, file.size - start);
 }
 
-std::shared_ptr<const std::string> ReadEngine::fromMemory(const std::string& k) {
+std::optional<ReadEngine::BlockView> ReadEngine::fromMemory(const std::string& k) {
   std::lock_guard lock(mu_);
   auto it = memory_.find(k);
   if (it == memory_.end()) {
-    return nullptr;
+    return std::nullopt;
   }
   lru_.splice(lru_.end(), lru_, it->second);
   return it->second->second;
 }
 
-void ReadEngine::remember(const std::string& k, std::shared_ptr<const std::string> data) {
+void ReadEngine::remember(const std::string& k, const BlockView& data) {
   std::lock_guard lock(mu_);
-  if (memory_.count(k) != 0 || data->size() > options_.memory_limit) {
+  if (memory_.count(k) != 0 || data.length > options_.memory_limit) {
     return;
   }
-  memory_bytes_ += data->size();
-  lru_.emplace_back(k, std::move(data));
+  memory_bytes_ += data.length;
+  lru_.emplace_back(k, data);
   memory_[k] = std::prev(lru_.end());
   while (memory_bytes_ > options_.memory_limit && !lru_.empty()) {
-    memory_bytes_ -= lru_.front().second->size();
+    memory_bytes_ -= lru_.front().second.length;
     memory_.erase(lru_.front().first);
     lru_.pop_front();
   }
@@ -61,26 +61,26 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
                           const std::vector<FlightPtr>& flights) {
   std::uint64_t start = first * block_size_;
   std::uint64_t end = last * block_size_ + blockLength(file, last);
-  std::string buffer(end - start, '\0');
-  auto got = source_->readRange(file, start, std::span<char>(buffer.data(), buffer.size()));
+  auto buffer = std::make_shared<std::string>(end - start, '\0');
+  auto got = source_->readRange(file, start, std::span<char>(buffer->data(), buffer->size()));
   std::optional<hub::HubError> error;
   if (!got) {
     error = got.error();
-  } else if (*got != buffer.size()) {
+  } else if (*got != buffer->size()) {
     error = hub::HubError{hub::HubErrorKind::kBadResponse, 0,
                           "server sent " + std::to_string(*got) + " bytes of " + file.path +
-                              " where the listing promised " + std::to_string(buffer.size()),
+                              " where the listing promised " + std::to_string(buffer->size()),
                           false};
   } else {
-    bytes_fetched_.fetch_add(buffer.size(), std::memory_order_relaxed);
+    bytes_fetched_.fetch_add(buffer->size(), std::memory_order_relaxed);
   }
+  std::shared_ptr<const std::string> shared = std::move(buffer);
   // Waiters are released first; the cache write happens after, off their critical path.
-  std::vector<std::shared_ptr<const std::string>> blocks;
+  std::vector<BlockView> blocks;
   for (std::uint64_t i = first; i <= last; ++i) {
-    std::shared_ptr<const std::string> data;
+    BlockView data;
     if (!error) {
-      data = std::make_shared<const std::string>(
-          buffer.substr((i - first) * block_size_, blockLength(file, i)));
+      data = BlockView{shared, (i - first) * block_size_, blockLength(file, i)};
       blocks_fetched_.fetch_add(1, std::memory_order_relaxed);
       // Held in memory until the cache has it, so a reader arriving in between does not
       // fetch it again; prefetched blocks stay for the reader they were fetched for.
@@ -100,7 +100,7 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
   }
   if (cache_ != nullptr) {
     for (std::size_t b = 0; b < blocks.size(); ++b) {
-      (void)cache_->write(file.content_id, first + b, *blocks[b]);  // full: only a later miss
+      (void)cache_->write(file.content_id, first + b, blocks[b].view());  // full: a later miss
     }
   }
 }
@@ -110,6 +110,22 @@ hub::HubResult<std::size_t> ReadEngine::read(const FileRef& file, std::uint64_t 
   if (offset >= file.size || out.empty()) {
     return std::size_t{0};
   }
+  // A block claimed by a prefetch that could not be queued is released; the read then starts
+  // over and fetches it itself. That happens at most a few times in a row.
+  for (int attempt = 0;; ++attempt) {
+    bool retry = false;
+    auto got = readOnce(file, offset, out, retry);
+    if (!retry || attempt >= 8) {
+      if (got && state != nullptr) {
+        maybePrefetch(file, offset, offset + *got, state);
+      }
+      return got;
+    }
+  }
+}
+
+hub::HubResult<std::size_t> ReadEngine::readOnce(const FileRef& file, std::uint64_t offset,
+                                                  std::span<char> out, bool& retry) {
   std::uint64_t end = std::min<std::uint64_t>(file.size, offset + out.size());
   std::uint64_t first = offset / block_size_;
   std::uint64_t last = (end - 1) / block_size_;
@@ -181,14 +197,18 @@ hub::HubResult<std::size_t> ReadEngine::read(const FileRef& file, std::uint64_t 
     for (auto& need : missing) {
       std::unique_lock lock(need.flight->mu);
       need.flight->cv.wait(lock, [&] { return need.flight->done; });
+      if (need.flight->abandoned) {
+        retry = true;
+        continue;
+      }
       if (need.flight->error) {
         return common::Unexpected<hub::HubError>(*need.flight->error);
       }
-      std::memcpy(need.dest, need.flight->data->data() + need.from, need.length);
+      std::memcpy(need.dest, need.flight->data.data() + need.from, need.length);
     }
   }
-  if (state != nullptr) {
-    maybePrefetch(file, offset, end, state);
+  if (retry) {
+    return std::size_t{0};
   }
   return static_cast<std::size_t>(end - offset);
 }
@@ -229,9 +249,15 @@ void ReadEngine::maybePrefetch(const FileRef& file, std::uint64_t offset, std::u
   std::uint64_t chunk = std::max<std::uint64_t>(1, options_.prefetch_chunk_bytes / block_size_);
   for (std::uint64_t b = first; b <= last; b += chunk) {
     std::uint64_t e = std::min(last, b + chunk - 1);
-    FileRef copy = file;
-    bool queued = pool_->trySubmit([this, copy = std::move(copy), b, e] { prefetch(copy, b, e); });
-    if (!queued) {
+    // Claimed here, in the reader's thread, so that the reader waits for the prefetch instead of
+    // fetching the same blocks again while the task is still queued.
+    Claimed claimed = claim(file, b, e);
+    if (claimed.empty()) {
+      continue;
+    }
+    auto task = [this, file, claimed] { fetchClaimed(file, claimed); };
+    if (!pool_->trySubmit(task)) {
+      abandon(file, claimed);
       std::lock_guard lock(state->mu);
       state->prefetched_until = std::min(state->prefetched_until, b * block_size_);
       return;  // the pool is saturated: the reader fetches the rest itself
@@ -239,9 +265,24 @@ void ReadEngine::maybePrefetch(const FileRef& file, std::uint64_t offset, std::u
   }
 }
 
-void ReadEngine::prefetch(const FileRef& file, std::uint64_t first, std::uint64_t last) {
-  // Claim the blocks nobody holds yet; runs of claimed blocks are fetched together.
-  std::vector<std::pair<std::uint64_t, FlightPtr>> claimed;
+void ReadEngine::abandon(const FileRef& file, const Claimed& claimed) {
+  for (const auto& [index, flight] : claimed) {
+    {
+      std::lock_guard lock(mu_);
+      in_flight_.erase(key(file.content_id, index));
+    }
+    {
+      std::lock_guard lock(flight->mu);
+      flight->done = true;
+      flight->abandoned = true;
+    }
+    flight->cv.notify_all();
+  }
+}
+
+ReadEngine::Claimed ReadEngine::claim(const FileRef& file, std::uint64_t first,
+                                      std::uint64_t last) {
+  Claimed claimed;
   for (std::uint64_t i = first; i <= last; ++i) {
     std::string k = key(file.content_id, i);
     if (fromMemory(k) || (cache_ != nullptr && cache_->contains(file.content_id, i))) {
@@ -252,9 +293,13 @@ void ReadEngine::prefetch(const FileRef& file, std::uint64_t first, std::uint64_
       continue;
     }
     auto flight = std::make_shared<Flight>();
-    in_flight_.emplace(k, flight);
+    in_flight_.emplace(std::move(k), flight);
     claimed.emplace_back(i, std::move(flight));
   }
+  return claimed;
+}
+
+void ReadEngine::fetchClaimed(const FileRef& file, const Claimed& claimed) {
   std::size_t i = 0;
   while (i < claimed.size()) {
     std::size_t j = i;

@@ -98,22 +98,37 @@ class ReadEngine {
   std::uint32_t blockSize() const { return block_size_; }
 
  private:
+  // One block's bytes inside the buffer of the request that fetched it (no copy per block).
+  struct BlockView {
+    std::shared_ptr<const std::string> buffer;
+    std::size_t offset = 0;
+    std::size_t length = 0;
+    const char* data() const { return buffer->data() + offset; }
+    std::string_view view() const { return {data(), length}; }
+  };
   struct Flight {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;                   // guarded by mu
+    bool abandoned = false;              // guarded by mu: nobody fetched it; ask again
     std::optional<hub::HubError> error;  // guarded by mu
-    std::shared_ptr<const std::string> data;  // guarded by mu
+    BlockView data;                      // guarded by mu
   };
   using FlightPtr = std::shared_ptr<Flight>;
+  using Claimed = std::vector<std::pair<std::uint64_t, FlightPtr>>;
 
-  std::shared_ptr<const std::string> fromMemory(const std::string& key);
-  void remember(const std::string& key, std::shared_ptr<const std::string> data);
+  std::optional<BlockView> fromMemory(const std::string& key);
+  void remember(const std::string& key, const BlockView& data);
   // Fetches blocks [first, last] of `file` (all owned by the caller's flights), completes the
   // flights, then stores the blocks in the cache.
   void fetchRun(const FileRef& file, std::uint64_t first, std::uint64_t last,
                 const std::vector<FlightPtr>& flights);
-  void prefetch(const FileRef& file, std::uint64_t first, std::uint64_t last);
+  // Claims the blocks of [first, last] that are neither in memory, in the cache nor in flight.
+  Claimed claim(const FileRef& file, std::uint64_t first, std::uint64_t last);
+  void fetchClaimed(const FileRef& file, const Claimed& claimed);
+  void abandon(const FileRef& file, const Claimed& claimed);
+  hub::HubResult<std::size_t> readOnce(const FileRef& file, std::uint64_t offset,
+                                       std::span<char> out, bool& retry);
   void maybePrefetch(const FileRef& file, std::uint64_t offset, std::uint64_t end, ReadState* state);
   std::uint64_t blockLength(const FileRef& file, std::uint64_t index) const;
   std::string key(const std::string& content_id, std::uint64_t index) const;
@@ -126,7 +141,7 @@ class ReadEngine {
   std::mutex mu_;
   std::unordered_map<std::string, FlightPtr> in_flight_;  // guarded by mu_
   // Prefetched blocks, least recently used first; bounded by options_.memory_limit.
-  std::list<std::pair<std::string, std::shared_ptr<const std::string>>> lru_;  // guarded by mu_
+  std::list<std::pair<std::string, BlockView>> lru_;  // guarded by mu_
   std::unordered_map<std::string, decltype(lru_)::iterator> memory_;        // guarded by mu_
   std::uint64_t memory_bytes_ = 0;                                          // guarded by mu_
 
