@@ -11,7 +11,9 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -169,7 +171,9 @@ int runMount(const MountArgs& args, int ready_fd) {
       return 1;
     }
   } else {
-    auto answer = (*probe)->listRepos(common::RepoType::kModel, "", 1);
+    // Any Hub answer, even "not found", shows that the endpoint speaks the API.
+    auto answer = (*probe)->revision(common::RepoId{common::RepoType::kModel, "hf-mount", "probe"},
+                                     "main");
     if (!answer && (answer.error().kind == hub::HubErrorKind::kNetwork ||
                     answer.error().kind == hub::HubErrorKind::kTimeout ||
                     answer.error().kind == hub::HubErrorKind::kBadResponse)) {
@@ -244,10 +248,32 @@ int runMount(const MountArgs& args, int ready_fd) {
   return rc == 0 ? 0 : 1;
 }
 
+// True when something is mounted exactly at `path` (checked without touching the mount).
+bool isMountpoint(const std::string& path) {
+  std::ifstream info("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(info, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, majmin, root, point;
+    fields >> id >> parent >> majmin >> root >> point;
+    if (point == path) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int mountCommand(const MountArgs& args) {
   std::error_code ec;
+  std::string canonical = fsys::weakly_canonical(args.mountpoint, ec).string();
+  if (isMountpoint(canonical)) {
+    return fail("mountpoint " + args.mountpoint + " is busy: something is already mounted there");
+  }
   if (!fsys::is_directory(args.mountpoint, ec)) {
     return fail("mountpoint " + args.mountpoint + " is not a directory");
+  }
+  if (!fsys::is_empty(args.mountpoint, ec)) {
+    return fail("mountpoint " + args.mountpoint + " is not empty");
   }
   if (args.foreground) {
     return runMount(args, -1);
