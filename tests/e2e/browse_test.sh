@@ -176,7 +176,6 @@ expect "the symlink leads to the branch view" "$(timeout 20 cat "$link/README.md
 expect "ls of the namespace" "$(timeout 20 ls "$MNT/models/alice" 2>&1 | tr '\n' ' ')" "browse browse@main "
 
 # --- xattrs --------------------------------------------------------------------------------------
-xattr() { timeout 20 getfattr --only-values --absolute-names -n "$1" "$2" 2>&1; }
 expect "user.hf.commit equals the API sha" "$(xattr user.hf.commit "$V/dir03/file07.txt")" "$SHA"
 expect "user.hf.commit of an LFS file" "$(xattr user.hf.commit "$V/big40.bin")" "$SHA"
 expect "user.hf.repo" "$(xattr user.hf.repo "$V/big40.bin")" "models/$REPO"

@@ -90,16 +90,26 @@ forget_pid() {
 }
 
 e2e_cleanup() {
-  local rc=$? m pid
+  local rc=$? m pid c conns=()
   trap - EXIT
   cd / || true
   for m in "${E2E_MOUNTS[@]}"; do
     if grep -qs " $m fuse" /proc/mounts; then
+      # The FUSE connection id of this mount, to abort it below if its daemon hangs.
+      c=$(awk -v m="$m" '$5 == m { split($3, d, ":"); print d[2] }' /proc/self/mountinfo | tail -n1)
+      [ -n "$c" ] && conns+=("$c")
       fusermount3 -u -z "$m" 2>/dev/null || true
     fi
   done
   for pid in "${E2E_PIDS[@]}"; do
     stop_pid "$pid" TERM 10
+  done
+  # A daemon stuck in the kernel (even SIGKILL waits) is released by aborting its connection.
+  for c in "${conns[@]}"; do
+    if [ -e "/sys/fs/fuse/connections/$c/abort" ]; then
+      echo "# aborting FUSE connection $c" >&2
+      echo 1 >"/sys/fs/fuse/connections/$c/abort" 2>/dev/null || true
+    fi
   done
   if [ -n "${E2E_KEEP:-}" ]; then
     echo "# work dir kept: $W" >&2
@@ -249,3 +259,6 @@ except OSError as e:
     print(errno.errorcode.get(e.errno, str(e.errno)))" 2>&1) || rc=$?
   if [ $rc = 124 ]; then echo TIMEOUT; else printf '%s\n' "$out" | tail -n1; fi
 }
+
+# xattr NAME FILE: the value of an extended attribute (or getfattr's error message).
+xattr() { timeout 20 getfattr --only-values --absolute-names -n "$1" "$2" 2>&1; }
