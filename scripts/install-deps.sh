@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
   libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev liblmdb-dev lmdb-utils
   libspdlog-dev libfmt-dev libfuse3-dev fuse3 libcli11-dev libssl-dev liblz4-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nginx-light b3sum python3 python3-numpy hyperfine attr
+  nginx-light b3sum python3 python3-numpy hyperfine attr gnuplot-nox
 )
 
 export DEBIAN_FRONTEND=noninteractive

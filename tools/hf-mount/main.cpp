@@ -359,10 +359,12 @@ int statusCommand() {
   }
   for (auto& r : records) {
     auto num = [&](const char* k) { return std::strtoull(r[k].c_str(), nullptr, 10); };
-    double hits = static_cast<double>(num("blocks_from_cache") + num("blocks_from_memory"));
+    // Blocks found on disk against blocks that had to come over the network (prefetched ones
+    // included): how much the cache saved.
+    double hits = static_cast<double>(num("blocks_from_cache"));
     double total = hits + static_cast<double>(num("blocks_fetched"));
     std::printf("%s\n  pid %s, endpoint %s%s\n  cache %s: %s used of %s\n"
-                "  requests %llu (retries %llu, errors %llu), fetched %s, block hit rate %.1f%%\n",
+                "  requests %llu (retries %llu, errors %llu), fetched %s, cache hit rate %.1f%%\n",
                 r["mountpoint"].c_str(), r["pid"].c_str(), r["endpoint"].c_str(),
                 r["repo"].empty() ? "" : (", repo " + r["repo"]).c_str(), r["cache_dir"].c_str(),
                 tools::formatBytes(num("cache_used_bytes")).c_str(),
