@@ -4,9 +4,17 @@
 #include <algorithm>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
+#include "fs/safetensors_index.h"
+
 namespace hfm::fs {
 
 namespace {
+
+// A sequential streak that crossed this many tensor boundaries is a scan of the file, not a
+// tensor being loaded: prefetch then runs past tensor ends.
+constexpr unsigned kScanCrossings = 3;
 
 // A read that starts within this many blocks of where the furthest one ended still counts as
 // sequential: with async reads the kernel has several readahead requests in flight, and they
@@ -61,6 +69,7 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
                           const std::vector<FlightPtr>& flights) {
   std::uint64_t start = first * block_size_;
   std::uint64_t end = last * block_size_ + blockLength(file, last);
+  spdlog::debug("fetch {} [{}, {})", file.path, start, end);
   auto buffer = std::make_shared<std::string>(end - start, '\0');
   auto got = source_->readRange(file, start, std::span<char>(buffer->data(), buffer->size()));
   std::optional<hub::HubError> error;
@@ -117,6 +126,9 @@ hub::HubResult<std::size_t> ReadEngine::read(const FileRef& file, std::uint64_t 
     auto got = readOnce(file, offset, out, retry);
     if (!retry || attempt >= 8) {
       if (got && state != nullptr) {
+        if (offset == 0 && isSafetensorsPath(file.path)) {
+          learnTensors(file, std::span<const char>(out.data(), *got), state);
+        }
         maybePrefetch(file, offset, offset + *got, state);
       }
       return got;
@@ -231,12 +243,41 @@ void ReadEngine::maybePrefetch(const FileRef& file, std::uint64_t offset, std::u
     } else {
       state->window = 0;
       state->prefetched_until = 0;
+      // A streak from the very start of the file is a scan (cp, sha256sum), not a tensor load.
+      state->crossings = offset == 0 ? kScanCrossings : 0;
+      state->counted_until = offset + 1;  // a boundary at the streak's start is not a crossing
+      state->home_end = 0;
+      if (state->boundaries) {
+        // The kernel reads around a page fault, so the middle of the first read says which
+        // tensor is being loaded better than its start does.
+        const auto& b = *state->boundaries;
+        auto home = std::upper_bound(b.begin(), b.end(), offset + (end - offset) / 2);
+        state->home_end = home == b.end() ? file.size : *home;
+      }
     }
     state->next_offset = sequential ? std::max(end, state->next_offset) : end;
+    std::uint64_t cap = file.size;
+    if (state->boundaries && state->crossings < kScanCrossings) {
+      const auto& b = *state->boundaries;
+      auto from_it = std::lower_bound(b.begin(), b.end(), state->counted_until);
+      auto to_it = std::lower_bound(b.begin(), b.end(), end);
+      if (to_it > from_it) {
+        // Entering another tensor starts the ramp again: one tensor's worth of reads says
+        // nothing about the next.
+        state->crossings += static_cast<unsigned>(to_it - from_it);
+        state->window = 0;
+      }
+      state->counted_until = std::max(state->counted_until, end);
+      if (state->crossings < kScanCrossings && state->home_end > 0) {
+        // Still loading one tensor: the kernel's own readahead covers the rest of it, and
+        // nothing past its end is fetched on speculation.
+        cap = state->home_end;
+      }
+    }
     if (state->window == 0) {
       return;
     }
-    std::uint64_t target = std::min<std::uint64_t>(file.size, end + state->window);
+    std::uint64_t target = std::min<std::uint64_t>(cap, end + state->window);
     from = std::max(end, state->prefetched_until);
     if (from >= target) {
       return;
@@ -263,6 +304,36 @@ void ReadEngine::maybePrefetch(const FileRef& file, std::uint64_t offset, std::u
       return;  // the pool is saturated: the reader fetches the rest itself
     }
   }
+}
+
+void ReadEngine::learnTensors(const FileRef& file, std::span<const char> first_bytes,
+                              ReadState* state) {
+  {
+    std::lock_guard lock(state->mu);
+    if (state->header_checked) {
+      return;
+    }
+    state->header_checked = true;
+  }
+  auto length = safetensorsHeaderLength(std::string_view(first_bytes.data(), first_bytes.size()),
+                                        file.size);
+  if (!length) {
+    return;
+  }
+  std::string header;
+  if (8 + *length <= first_bytes.size()) {
+    header.assign(first_bytes.data() + 8, *length);
+  } else {
+    header.resize(*length);
+    bool retry = false;
+    auto got = readOnce(file, 8, std::span<char>(header.data(), header.size()), retry);
+    if (!got || *got != header.size()) {
+      return;
+    }
+  }
+  auto boundaries = safetensorsBoundaries(header, file.size);
+  std::lock_guard lock(state->mu);
+  state->boundaries = std::move(boundaries);
 }
 
 void ReadEngine::abandon(const FileRef& file, const Claimed& claimed) {

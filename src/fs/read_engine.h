@@ -68,9 +68,16 @@ class HubRangeSource final : public RangeSource {
 // the engine, which locks it.
 struct ReadState {
   std::mutex mu;
-  std::uint64_t next_offset = 0;  // guarded by mu
-  std::uint64_t window = 0;       // guarded by mu
+  std::uint64_t next_offset = 0;       // guarded by mu
+  std::uint64_t window = 0;            // guarded by mu
   std::uint64_t prefetched_until = 0;  // guarded by mu
+  // Safetensors files: tensor boundaries, and how many of them the current sequential streak has
+  // crossed. Until it has crossed a few, prefetch stops at the end of the tensor being read.
+  bool header_checked = false;                          // guarded by mu
+  std::optional<std::vector<std::uint64_t>> boundaries;  // guarded by mu
+  std::uint64_t counted_until = 0;                      // guarded by mu
+  unsigned crossings = 0;                               // guarded by mu
+  std::uint64_t home_end = 0;  // guarded by mu: end of the tensor the streak started in
 };
 
 struct ReadStats {
@@ -130,6 +137,8 @@ class ReadEngine {
   hub::HubResult<std::size_t> readOnce(const FileRef& file, std::uint64_t offset,
                                        std::span<char> out, bool& retry);
   void maybePrefetch(const FileRef& file, std::uint64_t offset, std::uint64_t end, ReadState* state);
+  // Reads the safetensors header the first time a handle reads the start of such a file.
+  void learnTensors(const FileRef& file, std::span<const char> first_bytes, ReadState* state);
   std::uint64_t blockLength(const FileRef& file, std::uint64_t index) const;
   std::string key(const std::string& content_id, std::uint64_t index) const;
 

@@ -87,17 +87,19 @@ drop_caches() {
   return 1
 }
 # snap N sets apiN resN cdnrN cdnN resbN: API requests, resolve requests, CDN requests, CDN
-# bytes sent, resolve bytes sent. The stats GET is itself an `api` request counted in its own
-# answer: the API count leaves out every stats request made so far (SNAPS), so deltas are the
+# bytes sent, resolve bytes sent. Older hf-hubd builds count the stats GET itself as an `api`
+# request: then the API count leaves out every stats request made so far, so deltas are the
 # mount's requests only.
 SNAPS=0
+SELF=$(( $(stats_get requests api) - $(stats_get requests api) ))
+SELF=$(( -SELF ))  # 1 when a stats GET counts itself, else 0
 snap() {
   SNAPS=$((SNAPS + 1))
   read -r "api$1" "res$1" "cdnr$1" "cdn$1" "resb$1" < <(curl -sS --max-time 10 "$HUBD_URL/_hubd/stats" |
     python3 -c 'import json, sys
 d = json.load(sys.stdin)
 print(d["requests"]["api"] - int(sys.argv[1]), d["requests"]["resolve"], d["requests"]["cdn"],
-      d["bytes_sent"]["cdn"], d["bytes_sent"]["resolve"])' "$SNAPS")
+      d["bytes_sent"]["cdn"], d["bytes_sent"]["resolve"])' "$(((SNAPS + 2) * SELF))")
 }
 
 # --- cold: one tensor through mmap --------------------------------------------------------------

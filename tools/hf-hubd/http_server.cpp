@@ -39,7 +39,8 @@ void configure(httplib::Server& server, HubService* service, HubService::Listene
   server.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(100000);
-  server.set_keep_alive_timeout(30);
+  // Idle keep-alive connections hold a worker until this runs out, and stop() waits for them.
+  server.set_keep_alive_timeout(5);
   server.set_read_timeout(120);
   server.set_write_timeout(120);
   server.set_payload_max_length(std::numeric_limits<std::size_t>::max());

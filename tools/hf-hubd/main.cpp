@@ -9,7 +9,10 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <condition_variable>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "common/file_util.h"
 #include "common/hex.h"
@@ -153,8 +156,22 @@ int serve(const ServeArgs& args) {
   int sig = 0;
   sigwait(&signals, &sig);
   std::fprintf(stderr, "hf-hubd: stopping on signal %d\n", sig);
+  // Everything acknowledged is already on disk, so a shutdown that waits too long on clients'
+  // idle connections may simply end the process.
+  std::jthread watchdog([](const std::stop_token& stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock guard(mu);
+    if (!cv.wait_for(guard, stop, std::chrono::seconds(3), [] { return false; })) {
+      if (!stop.stop_requested()) {
+        std::fprintf(stderr, "hf-hubd: connections still open after 3 s; exiting\n");
+        std::_Exit(0);
+      }
+    }
+  });
   (*server)->stop();
   server->reset();
+  watchdog.request_stop();
   return 0;
 }
 

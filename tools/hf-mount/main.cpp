@@ -289,11 +289,16 @@ int mountCommand(const MountArgs& args) {
   if (pid == 0) {
     ::close(pipefd[0]);
     ::setsid();
+    // The daemon works from "/": every path it was given must not depend on the caller's cwd.
     MountArgs child = args;
     child.mountpoint = fsys::absolute(args.mountpoint).string();
+    child.cache_dir = fsys::absolute(args.cache_dir).string();
+    if (!child.log_file.empty()) {
+      child.log_file = fsys::absolute(args.log_file).string();
+    }
     if (child.log_file.empty()) {
-      fsys::create_directories(args.cache_dir, ec);
-      child.log_file = (fsys::path(args.cache_dir) / "hf-mount.log").string();
+      fsys::create_directories(child.cache_dir, ec);
+      child.log_file = (fsys::path(child.cache_dir) / "hf-mount.log").string();
     }
     (void)::chdir("/");
     int null = ::open("/dev/null", O_RDWR);

@@ -25,6 +25,7 @@ class FakeSource : public RangeSource {
       c = static_cast<char>(rng());
     }
   }
+  explicit FakeSource(std::vector<char> data) : data_(std::move(data)) {}
   hub::HubResult<std::size_t> readRange(const FileRef& /*file*/, std::uint64_t offset,
                                         std::span<char> out) override {
     requests.fetch_add(1);
@@ -189,6 +190,65 @@ TEST(ReadEngineTest, SecondReadComesFromTheBlockCache) {
     EXPECT_EQ(fresh.stats().blocks_from_cache, 17u);
   }
   std::filesystem::remove_all(dir);
+}
+
+// A safetensors file: a header, then `tensors` tensors of `blocks_each` blocks.
+std::vector<char> safetensors(int tensors, std::uint64_t blocks_each, std::uint64_t* data_start) {
+  std::string header = "{";
+  for (int t = 0; t < tensors; ++t) {
+    std::uint64_t a = static_cast<std::uint64_t>(t) * blocks_each * kBlock;
+    header += (t == 0 ? "" : ",") + std::string("\"t") + std::to_string(t) +
+              "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[" + std::to_string(a) + "," +
+              std::to_string(a + blocks_each * kBlock) + "]}";
+  }
+  header += "}";
+  header.resize((header.size() + 7) / 8 * 8, ' ');
+  std::vector<char> out(8 + header.size() + static_cast<std::size_t>(tensors) * blocks_each * kBlock);
+  for (int i = 0; i < 8; ++i) {
+    out[static_cast<std::size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  }
+  std::memcpy(out.data() + 8, header.data(), header.size());
+  for (std::size_t i = 8 + header.size(); i < out.size(); ++i) {
+    out[i] = static_cast<char>(i * 31);
+  }
+  *data_start = 8 + header.size();
+  return out;
+}
+
+TEST(ReadEngineTest, LoadingOneTensorStaysInsideIt) {
+  std::uint64_t data_start = 0;
+  FakeSource source(safetensors(16, 8, &data_start));
+  source.delay = std::chrono::milliseconds(1);
+  ReadEngine engine(&source, nullptr, kBlock, quiet());
+  FileRef file = fileOf(source.data().size());
+  file.path = "model.safetensors";
+  ReadState state;
+  std::vector<char> out(kBlock);
+  ASSERT_TRUE(engine.read(file, 0, out, &state));  // the header, as a loader reads it first
+  std::uint64_t tensor = data_start + 5 * 8 * kBlock;
+  for (std::uint64_t off = tensor; off < tensor + 8 * kBlock; off += kBlock) {
+    ASSERT_TRUE(engine.read(file, off, out, &state));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let any prefetch land
+  // The header block, the tensor's 8 blocks and at most one block of straddle.
+  EXPECT_LE(source.bytes.load(), 10u * kBlock);
+}
+
+TEST(ReadEngineTest, ScanningASafetensorsFileStillPrefetches) {
+  std::uint64_t data_start = 0;
+  FakeSource source(safetensors(16, 2, &data_start));
+  source.delay = std::chrono::milliseconds(2);
+  ReadEngine engine(&source, nullptr, kBlock, quiet());
+  FileRef file = fileOf(source.data().size());
+  file.path = "model.safetensors";
+  ReadState state;
+  std::vector<char> out(kBlock);
+  for (std::uint64_t off = 0; off < file.size; off += kBlock) {
+    auto got = engine.read(file, off, out, &state);
+    ASSERT_TRUE(got);
+    ASSERT_EQ(std::memcmp(out.data(), source.data().data() + off, *got), 0);
+  }
+  EXPECT_GT(engine.stats().prefetch_requests, 3u);
 }
 
 }  // namespace
