@@ -55,6 +55,9 @@ struct Filesystem::Node {
   std::shared_ptr<View> view;  // view nodes
   std::string path;            // inside the view
   FileRef file;                // files: the content this inode stands for, forever
+  std::string oid;             // files: git blob id, and the LFS / Xet ids when there are
+  std::string lfs_sha256;
+  std::string xet_hash;
   std::chrono::system_clock::time_point mtime;
   std::uint64_t lookups = 0;  // guarded by table_mu_
   bool pinned = false;
@@ -171,16 +174,33 @@ FsResult<std::shared_ptr<Filesystem::View>> Filesystem::view(const RepoId& repo,
   return v;
 }
 
+namespace {
+
+std::string snapshotKey(const RepoId& repo, const std::string& commit) {
+  return "snapshot/1/" + repo.key() + "@" + commit;
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> Filesystem::cachedSnapshot(const RepoId& repo,
+                                                           const std::string& commit) const {
+  if (metadata_ == nullptr) {
+    return nullptr;
+  }
+  if (auto text = metadata_->get(snapshotKey(repo, commit))) {
+    if (auto parsed = Snapshot::parse(*text); parsed && parsed->commit() == commit) {
+      return std::make_shared<const Snapshot>(std::move(*parsed));
+    }
+  }
+  return nullptr;
+}
+
 FsResult<std::shared_ptr<const Snapshot>> Filesystem::loadSnapshot(
     const RepoId& repo, const std::string& commit,
     std::optional<std::chrono::system_clock::time_point> date) {
-  std::string key = "snapshot/1/" + repo.key() + "@" + commit;
-  if (metadata_ != nullptr) {
-    if (auto text = metadata_->get(key)) {
-      if (auto parsed = Snapshot::parse(*text); parsed && parsed->commit() == commit) {
-        return std::make_shared<const Snapshot>(std::move(*parsed));
-      }
-    }
+  std::string key = snapshotKey(repo, commit);
+  if (auto cached = cachedSnapshot(repo, commit)) {
+    return cached;
   }
   if (!date) {
     auto info = hub_->revision(repo, commit);
@@ -454,6 +474,9 @@ FsResult<Entry> Filesystem::lookupInView(const std::shared_ptr<Node>& parent, st
     made->view = v;
     made->path = e.path;
     made->file = FileRef{v->repo, (*snap)->commit(), e.path, e.contentId(), e.size};
+    made->oid = e.oid;
+    made->lfs_sha256 = e.lfs_sha256;
+    made->xet_hash = e.xet_hash;
     made->mtime = (*snap)->date();
     return made;
   });
@@ -595,6 +618,11 @@ void Filesystem::release(std::uint64_t fh) {
 }
 
 FsResult<std::string> Filesystem::getxattr(std::uint64_t ino, std::string_view name) {
+  // Tools ask for security.* and system.* names on every file (`ls -l` asks twice): those are
+  // answered at once, without touching anything.
+  if (name.rfind("user.hf.", 0) != 0) {
+    return fsError(FsErrorKind::kNoData);
+  }
   auto n = node(ino);
   if (!n) {
     return fsError(FsErrorKind::kBadHandle);
@@ -618,27 +646,17 @@ FsResult<std::string> Filesystem::getxattr(std::uint64_t ino, std::string_view n
     }
     return fsError(FsErrorKind::kNoData);
   }
-  const FileRef& f = n->file;
   if (name == "user.hf.commit") {
-    return f.commit;
+    return n->file.commit;
   }
-  auto snap = loadSnapshot(f.repo, f.commit, std::nullopt);
-  if (!snap) {
-    return common::Unexpected<FsError>(snap.error());
-  }
-  auto index = (*snap)->find(f.path);
-  if (!index) {
-    return fsError(FsErrorKind::kNoData);
-  }
-  const auto& e = (*snap)->entries()[*index];
   if (name == "user.hf.oid") {
-    return e.oid;
+    return n->oid;
   }
-  if (name == "user.hf.lfs.sha256" && !e.lfs_sha256.empty()) {
-    return e.lfs_sha256;
+  if (name == "user.hf.lfs.sha256" && !n->lfs_sha256.empty()) {
+    return n->lfs_sha256;
   }
-  if (name == "user.hf.xet.hash" && !e.xet_hash.empty()) {
-    return e.xet_hash;
+  if (name == "user.hf.xet.hash" && !n->xet_hash.empty()) {
+    return n->xet_hash;
   }
   return fsError(FsErrorKind::kNoData);
 }
@@ -654,10 +672,11 @@ FsResult<std::vector<std::string>> Filesystem::listxattr(std::uint64_t ino) {
   }
   if (n->kind == Node::Kind::kViewFile) {
     names.push_back("user.hf.oid");
-    for (const auto& extra : {"user.hf.lfs.sha256", "user.hf.xet.hash"}) {
-      if (getxattr(ino, extra)) {
-        names.emplace_back(extra);
-      }
+    if (!n->lfs_sha256.empty()) {
+      names.emplace_back("user.hf.lfs.sha256");
+    }
+    if (!n->xet_hash.empty()) {
+      names.emplace_back("user.hf.xet.hash");
     }
   }
   return names;
@@ -674,6 +693,21 @@ FsStat Filesystem::statfs() const {
   std::lock_guard lock(table_mu_);
   s.files = nodes_.size();
   return s;
+}
+
+bool Filesystem::singleRepoIsCached() {
+  auto root = node(kRootIno);
+  if (!root || !root->view || !root->view->immutable) {
+    return false;
+  }
+  auto snap = cachedSnapshot(root->view->repo, root->view->revision);
+  if (!snap) {
+    return false;
+  }
+  std::lock_guard lock(root->view->mu);
+  root->view->current = std::move(snap);
+  root->view->checked = std::chrono::steady_clock::now();
+  return true;
 }
 
 FsResult<std::string> Filesystem::checkSingleRepo() {

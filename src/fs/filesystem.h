@@ -98,6 +98,8 @@ class Filesystem {
 
   // Checks that the configured repository (single-repo mode) resolves; used before mounting.
   FsResult<std::string> checkSingleRepo();
+  // Single-repo mode at a commit sha whose tree is in the metadata cache: no request needed.
+  bool singleRepoIsCached();
 
  private:
   struct View;
@@ -108,6 +110,8 @@ class Filesystem {
   std::shared_ptr<Node> intern(const std::string& key, const std::function<std::shared_ptr<Node>()>& make);
   FsResult<std::shared_ptr<View>> view(const common::RepoId& repo, const std::string& revision);
   FsResult<std::shared_ptr<const Snapshot>> snapshot(View& view);
+  std::shared_ptr<const Snapshot> cachedSnapshot(const common::RepoId& repo,
+                                                 const std::string& commit) const;
   FsResult<std::shared_ptr<const Snapshot>> loadSnapshot(const common::RepoId& repo,
                                                          const std::string& commit,
                                                          std::optional<std::chrono::system_clock::time_point> date);

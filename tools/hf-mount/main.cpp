@@ -68,6 +68,10 @@ int fail(const std::string& message) {
 
 // Sends one line to the parent waiting for the mount to answer, then closes the pipe.
 void report(int fd, const std::string& line) {
+  if (line != "ok") {
+    spdlog::error("{}", line);
+    spdlog::default_logger()->flush();
+  }
   if (fd >= 0) {
     std::string text = line + "\n";
     (void)common::writeAll(fd, text.data(), text.size());
@@ -157,12 +161,18 @@ int runMount(const MountArgs& args, int ready_fd) {
       fs_options.single_revision = spec.substr(at + 1);
     }
   }
-  // Checked with a short deadline: a wrong endpoint or repository fails the mount at once.
+  fs::Filesystem filesystem(hub->get(), metadata->get(), blocks->get(), &engine, fs_options);
+  // A pinned revision whose tree is cached mounts without asking the server anything, so a
+  // warm cache also works offline. Otherwise the endpoint (and repository) are checked with a
+  // short deadline: a wrong endpoint or repository fails the mount at once.
+  bool cached_pin = fs_options.single_repo && filesystem.singleRepoIsCached();
   if (!probe) {
     report(ready_fd, "error: " + describe(probe.error()));
     return 1;
   }
-  if (fs_options.single_repo) {
+  if (cached_pin) {
+    spdlog::info("{} is served from the metadata cache", args.repo);
+  } else if (fs_options.single_repo) {
     auto info = (*probe)->revision(*fs_options.single_repo, fs_options.single_revision);
     if (!info) {
       auto why = fs::fromHubError(info.error(), args.repo);
@@ -170,6 +180,12 @@ int runMount(const MountArgs& args, int ready_fd) {
                            (why.message.empty() ? "repository or revision not found" : why.message));
       return 1;
     }
+    auto commit = filesystem.checkSingleRepo();
+    if (!commit) {
+      report(ready_fd, "error: " + args.repo + ": " + commit.error().message);
+      return 1;
+    }
+    spdlog::info("{} is at commit {}", args.repo, *commit);
   } else {
     // Any Hub answer, even "not found", shows that the endpoint speaks the API.
     auto answer = (*probe)->revision(common::RepoId{common::RepoType::kModel, "hf-mount", "probe"},
@@ -181,15 +197,6 @@ int runMount(const MountArgs& args, int ready_fd) {
                            describe(answer.error()) + ")");
       return 1;
     }
-  }
-  fs::Filesystem filesystem(hub->get(), metadata->get(), blocks->get(), &engine, fs_options);
-  if (fs_options.single_repo) {
-    auto commit = filesystem.checkSingleRepo();
-    if (!commit) {
-      report(ready_fd, "error: " + args.repo + ": " + commit.error().message);
-      return 1;
-    }
-    spdlog::info("{} is at commit {}", args.repo, *commit);
   }
   fs::Filesystem* served = &filesystem;
 
@@ -245,6 +252,7 @@ int runMount(const MountArgs& args, int ready_fd) {
   std::error_code ec;
   fsys::remove(record_path, ec);
   spdlog::info("unmounted {}", args.mountpoint);
+  spdlog::shutdown();  // the daemon ends with _Exit: flush the log now
   return rc == 0 ? 0 : 1;
 }
 
