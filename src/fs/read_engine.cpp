@@ -70,20 +70,22 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
   std::uint64_t start = first * block_size_;
   std::uint64_t end = last * block_size_ + blockLength(file, last);
   spdlog::debug("fetch {} [{}, {})", file.path, start, end);
-  auto buffer = std::make_shared<std::string>(end - start, '\0');
-  auto got = source_->readRange(file, start, std::span<char>(buffer->data(), buffer->size()));
+  // Not zero-filled: every byte is overwritten by the response or the request fails.
+  const std::size_t length = end - start;
+  std::shared_ptr<char[]> buffer(new char[length]);
+  auto got = source_->readRange(file, start, std::span<char>(buffer.get(), length));
   std::optional<hub::HubError> error;
   if (!got) {
     error = got.error();
-  } else if (*got != buffer->size()) {
+  } else if (*got != length) {
     error = hub::HubError{hub::HubErrorKind::kBadResponse, 0,
                           "server sent " + std::to_string(*got) + " bytes of " + file.path +
-                              " where the listing promised " + std::to_string(buffer->size()),
+                              " where the listing promised " + std::to_string(length),
                           false};
   } else {
-    bytes_fetched_.fetch_add(buffer->size(), std::memory_order_relaxed);
+    bytes_fetched_.fetch_add(length, std::memory_order_relaxed);
   }
-  std::shared_ptr<const std::string> shared = std::move(buffer);
+  std::shared_ptr<const char[]> shared = std::move(buffer);
   // Waiters are released first; the cache write happens after, off their critical path.
   std::vector<BlockView> blocks;
   for (std::uint64_t i = first; i <= last; ++i) {
@@ -279,7 +281,9 @@ void ReadEngine::maybePrefetch(const FileRef& file, std::uint64_t offset, std::u
     }
     std::uint64_t target = std::min<std::uint64_t>(cap, end + state->window);
     from = std::max(end, state->prefetched_until);
-    if (from >= target) {
+    // Top up only when less than half the window is still ahead, so requests stay large
+    // instead of one block each as the window slides.
+    if (from >= target || (from > end && from - end > state->window / 2 && target < file.size)) {
       return;
     }
     to = target;

@@ -107,10 +107,10 @@ class ReadEngine {
  private:
   // One block's bytes inside the buffer of the request that fetched it (no copy per block).
   struct BlockView {
-    std::shared_ptr<const std::string> buffer;
+    std::shared_ptr<const char[]> buffer;
     std::size_t offset = 0;
     std::size_t length = 0;
-    const char* data() const { return buffer->data() + offset; }
+    const char* data() const { return buffer.get() + offset; }
     std::string_view view() const { return {data(), length}; }
   };
   struct Flight {

@@ -2,6 +2,7 @@
 // hf-mount: Hugging Face Hub repositories as local directories.
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -99,6 +100,12 @@ std::string describe(const hub::HubError& e) {
 // "ok" once the mount answers, or the reason it could not.
 int runMount(const MountArgs& args, int ready_fd) {
   setupLogging(args);
+  // Fetch buffers are a few MiB each. Served from mmap (glibc's default above 32 MiB of
+  // churn) every one costs page faults and zeroing of fresh pages: keep them in the heap, and
+  // few arenas, so freed buffers are reused. The memory limit accounts for what stays.
+  ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  ::mallopt(M_ARENA_MAX, 4);
   auto env = hub::processEnv();
   hub::HubOptions hub_options;
   hub_options.endpoint = args.endpoint.empty() ? hub::endpointFromEnv(env) : args.endpoint;
