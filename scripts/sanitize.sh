@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Builds with sanitizers and runs the unit and integration suites under them.
-#   scripts/sanitize.sh            ASan+UBSan (build-asan/)
-#   scripts/sanitize.sh thread     TSan (build-tsan/)
+# Builds with sanitizers and runs the suites under them.
+#   scripts/sanitize.sh            ASan+UBSan (build-asan/): every unit and integration test
+#   scripts/sanitize.sh thread     TSan (build-tsan/): the suites of the concurrent layers (hub,
+#                                  cache, fs: unit and integration against hf-hubd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-address}"
-case "$kind" in
-  address) dir=build-asan ;;
-  thread) dir=build-tsan ;;
-  *) echo "usage: $0 [address|thread]" >&2; exit 2 ;;
-esac
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFM_SANITIZE="$kind" >/dev/null
-cmake --build "$dir" -j "$(nproc)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
-ctest --test-dir "$dir" -L 'unit|integration' --output-on-failure -j 2
+case "$kind" in
+  address)
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFM_SANITIZE=address >/dev/null
+    cmake --build build-asan -j "$(nproc)"
+    ctest --test-dir build-asan -L 'unit|integration' --output-on-failure -j 2
+    ;;
+  thread)
+    suites=(hfm_hub_tests hfm_cache_tests hfm_fs_tests hfm_hub_integration_tests hfm_fs_integration_tests)
+    cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFM_SANITIZE=thread >/dev/null
+    cmake --build build-tsan -j "$(nproc)" --target "${suites[@]}" hf-hubd
+    status=0
+    for suite in "${suites[@]}"; do
+      echo "== TSan: $suite"
+      "build-tsan/bin/$suite" --gtest_brief=1 || status=1
+    done
+    exit $status
+    ;;
+  *)
+    echo "usage: $0 [address|thread]" >&2
+    exit 2
+    ;;
+esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs what is needed, builds, and runs every test: unit, integration and e2e on the Release
-# build, then the unit and integration suites again under ASan+UBSan. Exits non-zero on any failure.
+# build, then the unit and integration suites again under ASan+UBSan, and the suites of the
+# concurrent layers under TSan. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -18,6 +19,9 @@ ctest --test-dir build --output-on-failure -j 2 || status=1
 
 echo "== tests under ASan+UBSan"
 scripts/sanitize.sh address || status=1
+
+echo "== concurrent layers under TSan"
+scripts/sanitize.sh thread || status=1
 
 echo "== done in $(( $(date +%s) - start )) s: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
 exit $status
