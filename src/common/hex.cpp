@@ -2,9 +2,8 @@
 #include "common/hex.h"
 
 namespace hfm::common {
-namespace {
 
-int hexValue(char c) {
+int hexDigitValue(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
   }
@@ -16,8 +15,6 @@ int hexValue(char c) {
   }
   return -1;
 }
-
-}  // namespace
 
 std::string toHex(std::span<const std::uint8_t> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -36,8 +33,8 @@ std::optional<std::vector<std::uint8_t>> fromHex(std::string_view hex) {
   }
   std::vector<std::uint8_t> out(hex.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {
-    int hi = hexValue(hex[2 * i]);
-    int lo = hexValue(hex[2 * i + 1]);
+    int hi = hexDigitValue(hex[2 * i]);
+    int lo = hexDigitValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       return std::nullopt;
     }
@@ -51,7 +48,7 @@ bool isHex(std::string_view text, std::size_t length) {
     return false;
   }
   for (char c : text) {
-    if (hexValue(c) < 0) {
+    if (hexDigitValue(c) < 0) {
       return false;
     }
   }

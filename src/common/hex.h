@@ -10,6 +10,9 @@
 
 namespace hfm::common {
 
+// The value of one hex digit (either case), or -1.
+int hexDigitValue(char c);
+
 // Lower-case hex of bytes.
 std::string toHex(std::span<const std::uint8_t> bytes);
 // Decodes hex (either case); nullopt on odd length or a non-hex character.

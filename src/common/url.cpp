@@ -1,21 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "common/url.h"
 
+#include "common/hex.h"
+
 namespace hfm::common {
 namespace {
 
-int hexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 bool isUnreserved(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -33,8 +23,8 @@ std::optional<std::string> percentDecode(std::string_view text, bool plus_is_spa
       if (i + 2 >= text.size()) {
         return std::nullopt;
       }
-      int hi = hexDigit(text[i + 1]);
-      int lo = hexDigit(text[i + 2]);
+      int hi = hexDigitValue(text[i + 1]);
+      int lo = hexDigitValue(text[i + 2]);
       if (hi < 0 || lo < 0) {
         return std::nullopt;
       }

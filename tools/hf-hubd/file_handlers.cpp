@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/time_util.h"
+#include "hf-hubd/http_text.h"
 #include "hf-hubd/hub_service.h"
 
 namespace hfm::hubd {
@@ -63,12 +64,9 @@ RangeKind parseRange(const std::string& header, std::uint64_t size, ByteRange& o
     return RangeKind::kNone;
   }
   auto number = [](const std::string& s, std::uint64_t& v) {
-    if (s.empty() || s.size() > 19 ||
-        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return false;
-    }
-    v = std::stoull(s);
-    return true;
+    auto parsed = parseDecimal(s);
+    v = parsed.value_or(0);
+    return parsed.has_value();
   };
   std::string a = spec.substr(0, dash);
   std::string b = spec.substr(dash + 1);
@@ -94,15 +92,6 @@ RangeKind parseRange(const std::string& header, std::uint64_t size, ByteRange& o
   return RangeKind::kSatisfiable;
 }
 
-std::string stripEtag(std::string etag) {
-  if (etag.rfind("W/", 0) == 0) {
-    etag = etag.substr(2);
-  }
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-    etag = etag.substr(1, etag.size() - 2);
-  }
-  return etag;
-}
 
 }  // namespace
 
@@ -188,7 +177,7 @@ void HubService::resolve(Call& call) {
     call.res.set_header("X-Linked-Etag", etag);
     call.res.set_header("X-Linked-Size", std::to_string(file->size));
     call.res.set_header("ETag", etag);
-    if (stripEtag(call.req.get_header_value("If-None-Match")) == file->sha256) {
+    if (normalizeEtag(call.req.get_header_value("If-None-Match")) == file->sha256) {
       call.res.status = 304;
       return;
     }
@@ -198,7 +187,7 @@ void HubService::resolve(Call& call) {
     call.res.set_content("Found. Redirecting to " + location, "text/plain; charset=utf-8");
     return;
   }
-  if (!raw && stripEtag(call.req.get_header_value("If-None-Match")) == file->oid) {
+  if (!raw && normalizeEtag(call.req.get_header_value("If-None-Match")) == file->oid) {
     call.res.status = 304;
     call.res.set_header("ETag", "\"" + file->oid + "\"");
     return;

@@ -60,6 +60,27 @@ hfm::common::Result<std::string> loadSigningKey(const std::filesystem::path& roo
   return key;
 }
 
+// The object store and the repositories on top of it; the repository store keeps a pointer to
+// the object store, so both live on the heap and are destroyed together.
+struct Stores {
+  std::unique_ptr<hfm::hubd::ObjectStore> objects;
+  std::unique_ptr<hfm::hubd::RepoStore> repos;
+};
+
+hfm::common::Result<Stores> openStores(const std::filesystem::path& root) {
+  auto objects = hfm::hubd::ObjectStore::open(root);
+  if (!objects) {
+    return hfm::common::Unexpected<hfm::common::Error>(objects.error());
+  }
+  Stores stores{std::make_unique<hfm::hubd::ObjectStore>(std::move(*objects)), nullptr};
+  auto repos = hfm::hubd::RepoStore::open(root, stores.objects.get());
+  if (!repos) {
+    return hfm::common::Unexpected<hfm::common::Error>(repos.error());
+  }
+  stores.repos = std::move(*repos);
+  return stores;
+}
+
 struct ServeArgs {
   std::string root;
   std::string listen = "127.0.0.1:0";
@@ -117,13 +138,9 @@ int serve(const ServeArgs& args) {
   if (!key) {
     return fail(key.error().message);
   }
-  auto objects = ObjectStore::open(root);
-  if (!objects) {
-    return fail(objects.error().message);
-  }
-  auto repos = RepoStore::open(root, &*objects);
-  if (!repos) {
-    return fail(repos.error().message);
+  auto stores = openStores(root);
+  if (!stores) {
+    return fail(stores.error().message);
   }
   ServiceOptions options;
   options.root = root;
@@ -132,7 +149,7 @@ int serve(const ServeArgs& args) {
   options.lfs_multipart_threshold = args.lfs_multipart_threshold;
   options.lfs_threshold = args.lfs_threshold;
   options.cdn_url_ttl_s = args.cdn_url_ttl;
-  HubService service(options, &*objects, repos->get(), std::move(*auth),
+  HubService service(options, stores->objects.get(), stores->repos.get(), std::move(*auth),
                      UrlSigner(*key, args.cdn_url_ttl), std::move(*faults));
 
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
@@ -186,13 +203,9 @@ int import(const ImportArgs& args) {
   if (!lock) {
     return fail(lock.error().message + " (stop the server before importing)");
   }
-  auto objects = ObjectStore::open(root);
-  if (!objects) {
-    return fail(objects.error().message);
-  }
-  auto repos = RepoStore::open(root, &*objects);
-  if (!repos) {
-    return fail(repos.error().message);
+  auto stores = openStores(root);
+  if (!stores) {
+    return fail(stores.error().message);
   }
   ImportOptions options;
   options.is_private = args.is_private;
@@ -200,7 +213,7 @@ int import(const ImportArgs& args) {
   options.branch = args.branch;
   options.message = args.message;
   options.lfs_threshold = args.lfs_threshold;
-  auto result = importFolder(**repos, *id, args.source, options);
+  auto result = importFolder(*stores->repos, *id, args.source, options);
   if (!result) {
     return fail("import failed: " + result.error().message);
   }

@@ -7,6 +7,7 @@
 #include "common/hash.h"
 #include "common/time_util.h"
 #include "common/url.h"
+#include "hf-hubd/http_text.h"
 #include "hf-hubd/hub_service.h"
 
 namespace hfm::hubd {
@@ -15,12 +16,15 @@ using nlohmann::json;
 
 namespace {
 
-std::size_t parseSize(const std::string& text, std::size_t fallback, std::size_t max) {
-  if (text.empty() || text.size() > 9 ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return fallback;
-  }
-  return std::clamp<std::size_t>(std::stoul(text), 1, max);
+// A page size from the query: `fallback` when absent or malformed, within [1, max].
+std::size_t pageSize(const std::string& text, std::size_t fallback, std::size_t max) {
+  return static_cast<std::size_t>(
+      std::clamp<std::uint64_t>(parseDecimal(text).value_or(fallback), 1, max));
+}
+
+// A position from the query (a cursor or page number); 0 when absent or malformed.
+std::size_t position(const std::string& text) {
+  return static_cast<std::size_t>(parseDecimal(text).value_or(0));
 }
 
 // The query string of the current request with `key` set to `value` (for Link next URLs).
@@ -52,6 +56,27 @@ const std::set<std::string>& knownExpandFields() {
       "paperswithcode_id", "mainSize", "subdomain", "datasets", "models", "childrenModelCount",
       "baseModels", "securityRepoStatus", "evalResults"};
   return fields;
+}
+
+// The repository named by a create or delete body: "name" (possibly "ns/name"), "organization"
+// (else the caller's own namespace) and "type".
+ApiResult<common::RepoId> repoIdFromBody(const json& body, const std::optional<Identity>& who) {
+  std::string name = body.value("name", "");
+  std::string ns = body.contains("organization") && body["organization"].is_string()
+                       ? body["organization"].get<std::string>()
+                       : std::string();
+  if (auto slash = name.find('/'); slash != std::string::npos) {
+    ns = name.substr(0, slash);
+    name = name.substr(slash + 1);
+  }
+  if (ns.empty() && who) {
+    ns = who->user;
+  }
+  auto type = common::parseRepoType(body.value("type", "model"));
+  if (!type) {
+    return badRequest("Invalid repo type: " + body.value("type", ""));
+  }
+  return common::RepoId{*type, ns, name};
 }
 
 json gatedJson(const RepoMeta& meta) {
@@ -100,29 +125,18 @@ void HubService::createRepo(Call& call) {
   if (!body) {
     return sendError(call, body.error());
   }
-  std::string name = body->value("name", "");
-  std::string ns = body->contains("organization") && (*body)["organization"].is_string()
-                       ? (*body)["organization"].get<std::string>()
-                       : std::string();
-  if (auto slash = name.find('/'); slash != std::string::npos) {
-    ns = name.substr(0, slash);
-    name = name.substr(slash + 1);
+  auto parsed = repoIdFromBody(*body, call.who);
+  if (!parsed) {
+    return sendError(call, parsed.error());
   }
-  if (ns.empty() && call.who) {
-    ns = call.who->user;
-  }
-  auto type = common::parseRepoType(body->value("type", "model"));
-  if (!type) {
-    return sendError(call, badRequest("Invalid repo type: " + body->value("type", "")).error());
-  }
-  if (auto st = auth_.checkNamespaceWrite(call.who, ns); !st) {
+  const common::RepoId& id = *parsed;
+  if (auto st = auth_.checkNamespaceWrite(call.who, id.ns); !st) {
     return sendError(call, st.error());
   }
   CreateRepoOptions options;
   options.is_private = body->value("private", false) || body->value("visibility", "") == "private";
-  options.sdk = body->value("sdk", *type == common::RepoType::kSpace ? "static" : "");
+  options.sdk = body->value("sdk", id.type == common::RepoType::kSpace ? "static" : "");
   options.author = call.who->user;
-  common::RepoId id{*type, ns, name};
   auto created = repos_->createRepo(id, options);
   if (!created) {
     if (created.error().status == 409) {
@@ -142,22 +156,11 @@ void HubService::deleteRepo(Call& call) {
   if (!body) {
     return sendError(call, body.error());
   }
-  std::string name = body->value("name", "");
-  std::string ns = body->contains("organization") && (*body)["organization"].is_string()
-                       ? (*body)["organization"].get<std::string>()
-                       : std::string();
-  if (auto slash = name.find('/'); slash != std::string::npos) {
-    ns = name.substr(0, slash);
-    name = name.substr(slash + 1);
+  auto parsed = repoIdFromBody(*body, call.who);
+  if (!parsed) {
+    return sendError(call, parsed.error());
   }
-  if (ns.empty() && call.who) {
-    ns = call.who->user;
-  }
-  auto type = common::parseRepoType(body->value("type", "model"));
-  if (!type) {
-    return sendError(call, badRequest("Invalid repo type").error());
-  }
-  call.match.repo = common::RepoId{*type, ns, name};
+  call.match.repo = *parsed;
   if (!repoFor(call, true)) {
     return;
   }
@@ -229,11 +232,8 @@ void HubService::listRepos(Call& call) {
                         : a.meta.created_at < b.meta.created_at;
     });
   }
-  std::size_t limit = parseSize(call.param("limit"), 1000, 1000);
-  std::size_t offset = parseSize(call.param("cursor"), 0, SIZE_MAX);
-  if (call.param("cursor").empty()) {
-    offset = 0;
-  }
+  std::size_t limit = pageSize(call.param("limit"), 1000, 1000);
+  std::size_t offset = position(call.param("cursor"));
   json out = json::array();
   for (std::size_t i = offset; i < rows.size() && i < offset + limit; ++i) {
     const Row& row = rows[i];
@@ -400,7 +400,7 @@ void HubService::tree(Call& call) {
   auto entries = (*index)->list(dir, call.flag("recursive"));
   std::size_t page = expand ? std::min<std::size_t>(options_.tree_page_size, 50)
                             : options_.tree_page_size;
-  std::size_t offset = call.param("cursor").empty() ? 0 : parseSize(call.param("cursor"), 0, SIZE_MAX);
+  std::size_t offset = position(call.param("cursor"));
   json out = json::array();
   for (std::size_t i = offset; i < entries.size() && i < offset + page; ++i) {
     out.push_back(entryJson(entries[i], expand, meta->id));
@@ -519,8 +519,8 @@ void HubService::commits(Call& call) {
   if (!history) {
     return sendError(call, history.error());
   }
-  std::size_t limit = parseSize(call.param("limit"), 50, 1000);
-  std::size_t page = call.param("p").empty() ? 0 : parseSize(call.param("p"), 0, SIZE_MAX);
+  std::size_t limit = pageSize(call.param("limit"), 50, 1000);
+  std::size_t page = position(call.param("p"));
   bool formatted = false;
   for (const auto& e : call.params("expand")) {
     formatted = formatted || e == "formatted";

@@ -13,6 +13,7 @@
 #include "common/hex.h"
 #include "common/repo_path.h"
 #include "common/time_util.h"
+#include "hf-hubd/http_text.h"
 #include "hf-hubd/hub_service.h"
 
 namespace hfm::hubd {
@@ -27,27 +28,11 @@ bool looksBinary(const std::string& sample) {
   return sample.find('\0') != std::string::npos;
 }
 
-std::string stripQuotes(std::string etag) {
-  if (etag.rfind("W/", 0) == 0) {
-    etag = etag.substr(2);
-  }
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-    etag = etag.substr(1, etag.size() - 2);
-  }
-  return etag;
-}
 
 std::uint64_t partCount(std::uint64_t size, std::uint64_t chunk) {
   return chunk == 0 ? 0 : (size + chunk - 1) / chunk;
 }
 
-std::optional<std::uint64_t> parseU64(const std::string& text) {
-  if (text.empty() || text.size() > 19 ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  return std::stoull(text);
-}
 
 // Parses one NDJSON commit line into an operation (or the header).
 struct CommitParser {
@@ -428,7 +413,7 @@ void HubService::lfsUpload(Call& call) {
   if (!verifyUploadSignature(call)) {
     return;
   }
-  auto size = parseU64(call.param("size"));
+  auto size = parseDecimal(call.param("size"));
   const std::string& oid = call.match.path;
   if (!size) {
     return sendError(call, badRequest("size parameter missing").error());
@@ -466,8 +451,8 @@ void HubService::lfsPart(Call& call) {
   if (!verifyUploadSignature(call)) {
     return;
   }
-  auto size = parseU64(call.param("size"));
-  auto chunk = parseU64(call.param("chunk"));
+  auto size = parseDecimal(call.param("size"));
+  auto chunk = parseDecimal(call.param("chunk"));
   const std::string& oid = call.match.path;
   std::uint64_t parts = size && chunk ? partCount(*size, *chunk) : 0;
   auto n = static_cast<std::uint64_t>(call.match.part);
@@ -527,8 +512,8 @@ void HubService::lfsComplete(Call& call) {
   if (!verifyUploadSignature(call)) {
     return;
   }
-  auto size = parseU64(call.param("size"));
-  auto chunk = parseU64(call.param("chunk"));
+  auto size = parseDecimal(call.param("size"));
+  auto chunk = parseDecimal(call.param("chunk"));
   const std::string& oid = call.match.path;
   auto body = readJson(call);
   if (!body) {
@@ -555,7 +540,7 @@ void HubService::lfsComplete(Call& call) {
     if (!stored) {
       return sendError(call, badRequest("Part " + std::to_string(n) + " was not uploaded").error());
     }
-    if (*stored != stripQuotes(p["etag"].get<std::string>())) {
+    if (*stored != normalizeEtag(p["etag"].get<std::string>())) {
       return sendError(call, badRequest("ETag of part " + std::to_string(n) + " does not match").error());
     }
   }
