@@ -81,6 +81,14 @@ void HubService::sendError(Call& call, const ApiError& error) {
   call.res.set_content(json{{"error", error.message}}.dump(), "application/json; charset=utf-8");
 }
 
+void HubService::sendOutcome(Call& call, const ApiStatus& outcome) {
+  if (!outcome) {
+    sendError(call, outcome.error());
+  } else {
+    sendJson(call, 200, json::object());
+  }
+}
+
 ApiResult<std::string> HubService::readBody(Call& call, std::size_t limit) {
   if (call.reader == nullptr) {
     return std::string();

@@ -70,6 +70,8 @@ class HubService {
   // Helpers shared by the route files.
   static void sendJson(Call& call, int status, const nlohmann::json& body);
   static void sendError(Call& call, const ApiError& error);
+  // 200 with an empty JSON object, or the error.
+  static void sendOutcome(Call& call, const ApiStatus& outcome);
   // Reads the whole body (at most `limit` bytes) for small JSON/form requests.
   ApiResult<std::string> readBody(Call& call, std::size_t limit = 64u << 20);
   ApiResult<nlohmann::json> readJson(Call& call);

@@ -164,10 +164,7 @@ void HubService::deleteRepo(Call& call) {
   if (!repoFor(call, true)) {
     return;
   }
-  if (auto st = repos_->deleteRepo(call.match.repo); !st) {
-    return sendError(call, st.error());
-  }
-  sendJson(call, 200, json::object());
+  sendOutcome(call, repos_->deleteRepo(call.match.repo));
 }
 
 void HubService::validateYaml(Call& call) {
@@ -561,10 +558,7 @@ void HubService::createBranch(Call& call) {
   if (!rev) {
     return;
   }
-  if (auto st = repos_->createBranch(meta->id, call.match.path, rev->commit); !st) {
-    return sendError(call, st.error());
-  }
-  sendJson(call, 200, json::object());
+  sendOutcome(call, repos_->createBranch(meta->id, call.match.path, rev->commit));
 }
 
 void HubService::deleteBranch(Call& call) {
@@ -572,10 +566,7 @@ void HubService::deleteBranch(Call& call) {
   if (!meta) {
     return;
   }
-  if (auto st = repos_->deleteBranch(meta->id, call.match.path); !st) {
-    return sendError(call, st.error());
-  }
-  sendJson(call, 200, json::object());
+  sendOutcome(call, repos_->deleteBranch(meta->id, call.match.path));
 }
 
 void HubService::createTag(Call& call) {
@@ -592,10 +583,7 @@ void HubService::createTag(Call& call) {
   if (!rev) {
     return;
   }
-  if (auto st = repos_->createTag(meta->id, tag, rev->commit, body->value("message", "")); !st) {
-    return sendError(call, st.error());
-  }
-  sendJson(call, 200, json::object());
+  sendOutcome(call, repos_->createTag(meta->id, tag, rev->commit, body->value("message", "")));
 }
 
 void HubService::deleteTag(Call& call) {
@@ -603,10 +591,7 @@ void HubService::deleteTag(Call& call) {
   if (!meta) {
     return;
   }
-  if (auto st = repos_->deleteTag(meta->id, call.match.path); !st) {
-    return sendError(call, st.error());
-  }
-  sendJson(call, 200, json::object());
+  sendOutcome(call, repos_->deleteTag(meta->id, call.match.path));
 }
 
 }  // namespace hfm::hubd
