@@ -555,11 +555,7 @@ struct LmdbBlockStore::Impl {
 
   detail::InitOutcome init(MDB_env* raw_env) {
     using detail::InitOutcome;
-    auto fail = [](int rc, std::string_view what) {
-      std::string message = detail::lmdbMessage(what, rc);
-      return detail::isCorruption(rc) ? InitOutcome::corrupt(std::move(message))
-                                      : InitOutcome::io(std::move(message));
-    };
+    auto fail = &InitOutcome::fromLmdb;
     Txn txn;
     int rc = Txn::begin(raw_env, 0, txn);
     if (rc != MDB_SUCCESS) {

@@ -35,6 +35,11 @@ struct InitOutcome {
   static InitOutcome ok() { return {}; }
   static InitOutcome corrupt(std::string m) { return {Kind::kCorrupt, std::move(m)}; }
   static InitOutcome io(std::string m) { return {Kind::kIo, std::move(m)}; }
+  // A failed LMDB call: corruption codes make the environment be rebuilt, anything else is I/O.
+  static InitOutcome fromLmdb(int rc, std::string_view what) {
+    std::string m = lmdbMessage(what, rc);
+    return isCorruption(rc) ? corrupt(std::move(m)) : io(std::move(m));
+  }
 };
 // Opens the store's databases and checks its format records; may run twice (after a rebuild).
 using InitFn = std::function<InitOutcome(MDB_env*)>;
