@@ -54,6 +54,13 @@ class BlockStore {
   // planning fetches, so a later read() may still miss.
   virtual bool contains(std::string_view content_id, std::uint64_t index) const = 0;
 
+  // contains(), and when the block is stored, asks the OS to start reading it from disk in the
+  // background: the cache's map does no read-around of its own (random reads would pay for it),
+  // so a sequential reader announces the blocks it will want.
+  virtual bool warm(std::string_view content_id, std::uint64_t index) const {
+    return contains(content_id, index);
+  }
+
   // Stores a block: data.size() <= blockSize(), shorter only for a file's last block. Blocks from
   // concurrent callers are committed together. kFull when there is no room even after eviction;
   // the caller then serves the data uncached.

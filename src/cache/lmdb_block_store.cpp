@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cache/detail/block_format.h"
+#include "cache/detail/page_advice.h"
 #include "cache/detail/environment.h"
 #include "cache/detail/lmdb_handles.h"
 
@@ -527,6 +528,27 @@ struct LmdbBlockStore::Impl {
     }
   }
 
+  // True when the block is stored; with `warm`, starts reading its pages from disk.
+  bool find(std::string_view content_id, std::uint64_t index, bool warm) const {
+    BlockKey key;
+    if (!detail::makeBlockKey(content_id, index, key)) {
+      return false;
+    }
+    detail::ReadTxnPool::Lease lease;
+    if (readers->acquire(lease) != MDB_SUCCESS) {
+      return false;
+    }
+    MDB_val k = detail::toVal(key.view());
+    MDB_val v{};
+    if (mdb_get(lease.get(), blocks_dbi, &k, &v) != MDB_SUCCESS) {
+      return false;
+    }
+    if (warm) {
+      detail::adviseWillNeed(v.mv_data, v.mv_size);
+    }
+    return true;
+  }
+
   void recordSuspect(const BlockKey& key) {
     std::lock_guard lock(touch_mu);
     if (pending_suspects.size() < kSuspectCapacity) {
@@ -716,6 +738,7 @@ std::optional<std::size_t> LmdbBlockStore::read(std::string_view content_id, std
     } else if (offset_in_block < block->length) {
       auto begin = static_cast<std::size_t>(offset_in_block);
       copied = std::min(out.size(), block->length - begin);
+      detail::adviseWillNeedRange(*block, begin, begin + copied);
       if (!detail::verifyRange(*block, begin, begin + copied)) {
         corrupt = true;
       } else if (copied > 0) {
@@ -735,17 +758,11 @@ std::optional<std::size_t> LmdbBlockStore::read(std::string_view content_id, std
 }
 
 bool LmdbBlockStore::contains(std::string_view content_id, std::uint64_t index) const {
-  BlockKey key;
-  if (!detail::makeBlockKey(content_id, index, key)) {
-    return false;
-  }
-  detail::ReadTxnPool::Lease lease;
-  if (impl_->readers->acquire(lease) != MDB_SUCCESS) {
-    return false;
-  }
-  MDB_val k = detail::toVal(key.view());
-  MDB_val v{};
-  return mdb_get(lease.get(), impl_->blocks_dbi, &k, &v) == MDB_SUCCESS;
+  return impl_->find(content_id, index, false);
+}
+
+bool LmdbBlockStore::warm(std::string_view content_id, std::uint64_t index) const {
+  return impl_->find(content_id, index, true);
 }
 
 CacheStatus LmdbBlockStore::write(std::string_view content_id, std::uint64_t index,

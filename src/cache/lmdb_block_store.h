@@ -40,6 +40,7 @@ class LmdbBlockStore final : public BlockStore {
   std::optional<std::size_t> read(std::string_view content_id, std::uint64_t index,
                                   std::uint64_t offset_in_block, std::span<char> out) override;
   bool contains(std::string_view content_id, std::uint64_t index) const override;
+  bool warm(std::string_view content_id, std::uint64_t index) const override;
   CacheStatus write(std::string_view content_id, std::uint64_t index,
                     std::string_view data) override;
   void flush() override;

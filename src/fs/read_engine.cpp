@@ -360,7 +360,7 @@ ReadEngine::Claimed ReadEngine::claim(const FileRef& file, std::uint64_t first,
   Claimed claimed;
   for (std::uint64_t i = first; i <= last; ++i) {
     std::string k = key(file.content_id, i);
-    if (fromMemory(k) || (cache_ != nullptr && cache_->contains(file.content_id, i))) {
+    if (fromMemory(k) || (cache_ != nullptr && cache_->warm(file.content_id, i))) {
       continue;
     }
     std::lock_guard lock(mu_);

@@ -107,7 +107,8 @@ int openRaw(const EnvConfig& config, EnvHandle& out) {
   }
   // MDB_NOTLS ties read slots to transaction objects, so reads can run on any thread and pooled
   // transactions can move between threads. Never MDB_WRITEMAP: a full disk would then be SIGBUS.
-  unsigned flags = MDB_NOTLS;
+  // MDB_NORDAHEAD: no read-around on page faults; readers ask for their pages (page_advice.h).
+  unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
   if (!config.sync) {
     flags |= MDB_NOSYNC | MDB_NOMETASYNC;
   }
