@@ -245,8 +245,9 @@ void ReadEngine::maybePrefetch(const FileRef& file, std::uint64_t offset, std::u
     } else {
       state->window = 0;
       state->prefetched_until = 0;
-      // A streak from the very start of the file is a scan (cp, sha256sum), not a tensor load.
-      state->crossings = offset == 0 ? kScanCrossings : 0;
+      // A streak from the very start of the file is a scan (cp, sha256sum) once it leaves the
+      // header; a loader that only reads the header must not drag in the first tensors.
+      state->crossings = offset == 0 ? kScanCrossings - 1 : 0;
       state->counted_until = offset + 1;  // a boundary at the streak's start is not a crossing
       state->home_end = 0;
       if (state->boundaries) {
