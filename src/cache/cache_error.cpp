@@ -11,6 +11,8 @@ const char* toString(CacheErrorKind kind) {
       return "corrupt";
     case CacheErrorKind::kFull:
       return "full";
+    case CacheErrorKind::kBusy:
+      return "busy";
   }
   return "unknown";
 }

@@ -129,17 +129,7 @@ struct LmdbBlockStore::Impl {
     }
   }
 
-  CacheStatus toStatus(int rc, std::string_view what) {
-    if (rc == MDB_SUCCESS) {
-      return {};
-    }
-    if (rc == MDB_MAP_FULL) {
-      return makeCacheError(CacheErrorKind::kFull, detail::lmdbMessage(what, rc));
-    }
-    noteLmdbError(rc, what);
-    return makeCacheError(detail::isCorruption(rc) ? CacheErrorKind::kCorrupt : CacheErrorKind::kIo,
-                          detail::lmdbMessage(what, rc));
-  }
+  CacheStatus toStatus(int rc, std::string_view what) { return env->status(rc, what); }
 
   int usedBytes(MDB_txn* txn, std::uint64_t& bytes) const {
     std::uint64_t pages = 0;

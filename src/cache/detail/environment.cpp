@@ -19,6 +19,7 @@ namespace hfm::cache::detail {
 namespace {
 
 constexpr const char* kCorruptMarker = "CORRUPT";
+constexpr const char* kCreatedMarker = "CREATED";
 constexpr std::string_view kOpenMarkerPrefix = "open.";
 
 std::string readBootId() {
@@ -219,6 +220,21 @@ CacheResult<std::unique_ptr<Environment>> Environment::open(const EnvConfig& con
       reason = "it was open without sync when the machine went down";
     }
   }
+  auto keep_damaged = [&](const std::string& why) {
+    return makeCacheError(CacheErrorKind::kCorrupt,
+                          config.dir.string() + " is damaged (" + why + "); left as found");
+  };
+  if (!config.enable_rebuild) {
+    if (reason.empty() && std::filesystem::exists(config.dir / kCreatedMarker, ec)) {
+      auto size = std::filesystem::file_size(config.dir / "data.mdb", ec);
+      if (ec || size == 0) {
+        reason = "its data file is missing or empty";
+      }
+    }
+    if (!reason.empty()) {
+      return keep_damaged(reason);
+    }
+  }
   // Another process using the environment has already opened it successfully since boot, so
   // a rebuild is both unsafe and unnecessary then.
   if (!reason.empty() && !inUseByAnotherProcess(config.dir)) {
@@ -229,6 +245,9 @@ CacheResult<std::unique_ptr<Environment>> Environment::open(const EnvConfig& con
 
   auto rebuild = [&](std::string why) -> CacheStatus {
     self->env_.reset();
+    if (!config.enable_rebuild) {
+      return keep_damaged(why);
+    }
     if (inUseByAnotherProcess(config.dir)) {
       return makeCacheError(CacheErrorKind::kCorrupt, config.dir.string() + " is damaged (" + why +
                                                           ") and in use by another process");
@@ -278,6 +297,17 @@ CacheResult<std::unique_ptr<Environment>> Environment::open(const EnvConfig& con
   mdb_env_stat(self->env_.get(), &st);
   self->page_size_ = st.ms_psize;
 
+  if (!config.enable_rebuild && !std::filesystem::exists(config.dir / kCreatedMarker, ec)) {
+    // Written only now that the format record is committed, so a crash during the first open
+    // leaves no marker and the empty environment is simply created again.
+    if (int rc = self->sync(); rc != MDB_SUCCESS) {
+      return makeCacheError(CacheErrorKind::kIo, lmdbMessage("sync " + config.dir.string(), rc));
+    }
+    if (auto written = common::writeFileAtomic(config.dir / kCreatedMarker, ""); !written) {
+      return makeCacheError(CacheErrorKind::kIo, written.error().message);
+    }
+  }
+
   if (!config.sync && !boot_id.empty()) {
     auto marker = config.dir / (std::string(kOpenMarkerPrefix) + boot_id + "." +
                                 std::to_string(static_cast<long>(::getpid())));
@@ -314,6 +344,20 @@ std::uint64_t Environment::fileBytes() const {
   MDB_envinfo info{};
   mdb_env_info(env_.get(), &info);
   return (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * page_size_;
+}
+
+CacheStatus Environment::status(int rc, std::string_view what) {
+  if (rc == MDB_SUCCESS) {
+    return {};
+  }
+  if (rc == MDB_MAP_FULL) {
+    return makeCacheError(CacheErrorKind::kFull, lmdbMessage(what, rc));
+  }
+  if (isCorruption(rc)) {
+    markCorrupt(lmdbMessage(what, rc));
+    return makeCacheError(CacheErrorKind::kCorrupt, lmdbMessage(what, rc));
+  }
+  return makeCacheError(CacheErrorKind::kIo, lmdbMessage(what, rc));
 }
 
 void Environment::markCorrupt(std::string_view reason) noexcept {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// Opening an LMDB environment the way both stores need it: create the directory, recreate the
-// environment when it is damaged, and detect an environment that was open without sync when the
-// machine went down (its unsynced pages may be torn, which LMDB cannot detect by itself).
+// Opening an LMDB environment the way the stores need it: create the directory, find damage
+// (including an environment that was open without sync when the machine went down: its unsynced
+// pages may be torn, which LMDB cannot detect by itself), and then either recreate the
+// environment (the caches) or refuse to open it (the journal, whose data must not be lost).
 
 #include <atomic>
 #include <cstdint>
@@ -25,6 +26,10 @@ struct EnvConfig {
   unsigned max_readers = 126;
   unsigned max_dbs = 4;
   bool sync = false;
+  // On damage, delete and recreate the environment. When off, open() fails with kCorrupt and
+  // leaves every file as found; a CREATED marker, written after the first successful open, then
+  // also turns a missing or empty data file (which LMDB would silently start afresh) into damage.
+  bool enable_rebuild = true;
 };
 
 // What the store's format check found right after the environment opened.
@@ -62,9 +67,12 @@ class Environment {
   bool rebuilt() const { return rebuilt_; }
   const std::string& rebuildReason() const { return rebuild_reason_; }
 
-  // Records that LMDB reported damage at run time, so that the next open rebuilds. Thread-safe;
-  // only the first call writes.
+  // Records that LMDB reported damage at run time, so that the next open rebuilds (or, without
+  // rebuild, fails). Thread-safe; only the first call writes.
   void markCorrupt(std::string_view reason) noexcept;
+  // The status of an LMDB call: kFull for a full map, kCorrupt (after markCorrupt) for damage,
+  // kIo for anything else. Thread-safe.
+  CacheStatus status(int rc, std::string_view what);
   // Forces dirty pages and the meta page to disk.
   int sync() const { return mdb_env_sync(env_.get(), 1); }
 
