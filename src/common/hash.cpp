@@ -42,6 +42,19 @@ std::string Digest::finishHex() {
   return toHex(std::span<const std::uint8_t>(out.data(), len));
 }
 
+Digest::Digest(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Digest Digest::clone() const {
+  auto copy = std::make_unique<Impl>();
+  copy->ctx = EVP_MD_CTX_new();
+  if (copy->ctx == nullptr || EVP_MD_CTX_copy_ex(copy->ctx, impl_->ctx) != 1) {
+    throw std::bad_alloc();
+  }
+  return Digest(std::move(copy));
+}
+
+std::string Digest::peekHex() const { return clone().finishHex(); }
+
 std::string sha256Hex(std::string_view data) {
   Digest d(Digest::Algorithm::kSha256);
   d.update(data);

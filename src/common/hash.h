@@ -27,9 +27,14 @@ class Digest {
   void update(std::string_view data) { update(data.data(), data.size()); }
   // Lower-case hex of the digest. The object must not be updated afterwards.
   std::string finishHex();
+  // The digest of what was fed so far, leaving this object usable for more input.
+  std::string peekHex() const;
+  // An independent copy of the state.
+  Digest clone() const;
 
  private:
   struct Impl;
+  explicit Digest(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -58,6 +58,18 @@ int toErrno(FsErrorKind kind) {
       return EINVAL;
     case FsErrorKind::kBadHandle:
       return EBADF;
+    case FsErrorKind::kExists:
+      return EEXIST;
+    case FsErrorKind::kNotEmpty:
+      return ENOTEMPTY;
+    case FsErrorKind::kNotPermitted:
+      return EPERM;
+    case FsErrorKind::kNoSpace:
+      return ENOSPC;
+    case FsErrorKind::kNotSupported:
+      return EOPNOTSUPP;
+    case FsErrorKind::kCrossDevice:
+      return EXDEV;
     case FsErrorKind::kIo:
       return EIO;
   }

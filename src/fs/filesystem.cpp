@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "fs/filesystem.h"
+#include "fs/filesystem_internal.h"
 
 #include <fcntl.h>
 
@@ -33,41 +34,6 @@ std::string viewName(const std::string& name, const std::string& revision) {
 
 }  // namespace
 
-struct Filesystem::View {
-  std::string key;
-  RepoId repo;
-  std::string revision;
-  bool immutable = false;  // a commit sha: never re-resolved
-  std::mutex refresh_mu;   // serializes resolving; see the lock order in the header
-  std::mutex mu;
-  std::shared_ptr<const Snapshot> current;                 // guarded by mu
-  std::chrono::steady_clock::time_point checked;           // guarded by mu
-};
-
-struct Filesystem::Node {
-  enum class Kind { kRoot, kTypeDir, kNamespaceDir, kRepoLink, kViewDir, kViewFile };
-  Kind kind = Kind::kRoot;
-  std::uint64_t ino = 0;
-  std::string key;
-  RepoType type = RepoType::kModel;
-  std::string ns;
-  std::string repo_name;
-  std::shared_ptr<View> view;  // view nodes
-  std::string path;            // inside the view
-  FileRef file;                // files: the content this inode stands for, forever
-  std::string oid;             // files: git blob id, and the LFS / Xet ids when there are
-  std::string lfs_sha256;
-  std::string xet_hash;
-  std::chrono::system_clock::time_point mtime;
-  std::uint64_t lookups = 0;  // guarded by table_mu_
-  bool pinned = false;
-};
-
-struct Filesystem::Handle {
-  std::shared_ptr<Node> node;
-  ReadState state;
-};
-
 Filesystem::Filesystem(hub::HubClient* hub, cache::MetadataStore* metadata,
                        cache::BlockStore* blocks, ReadEngine* engine, FsOptions options)
     : hub_(hub),
@@ -87,6 +53,7 @@ Filesystem::Filesystem(hub::HubClient* hub, cache::MetadataStore* metadata,
     v->revision = options_.single_revision;
     v->key = viewKey(v->repo, v->revision);
     v->immutable = common::isHex(v->revision, 40);
+    v->writable = !options_.read_only && !v->immutable;
     views_[v->key] = v;
     root->view = v;
   } else {
@@ -103,6 +70,9 @@ Filesystem::Filesystem(hub::HubClient* hub, cache::MetadataStore* metadata,
     }
   }
   nodes_[kRootIno] = root;
+  if (!options_.read_only) {
+    committer_ = std::jthread([this](std::stop_token stop) { committerLoop(stop); });
+  }
 }
 
 Filesystem::~Filesystem() = default;
@@ -117,9 +87,11 @@ std::shared_ptr<Filesystem::Node> Filesystem::intern(
     const std::string& key, const std::function<std::shared_ptr<Node>()>& make) {
   std::lock_guard lock(table_mu_);
   if (auto it = keys_.find(key); it != keys_.end()) {
-    auto n = nodes_.at(it->second);
-    ++n->lookups;
-    return n;
+    if (auto found = nodes_.find(it->second); found != nodes_.end()) {
+      ++found->second->lookups;
+      return found->second;
+    }
+    keys_.erase(it);  // an alias of a forgotten node
   }
   auto n = make();
   n->ino = next_ino_++;
@@ -157,6 +129,7 @@ FsResult<std::shared_ptr<Filesystem::View>> Filesystem::view(const RepoId& repo,
       slot->repo = repo;
       slot->revision = revision;
       slot->immutable = common::isHex(revision, 40);
+      slot->writable = !options_.read_only && !slot->immutable;
     }
     v = slot;
   }
@@ -315,14 +288,33 @@ Attr Filesystem::attrOf(const Node& n) const {
       if (n.view && n.view->immutable) {
         a.timeout = options_.immutable_ttl;
       }
+      if (n.view && n.view->writable) {
+        a.perm = 0755;
+      }
       break;
-    case Node::Kind::kViewFile:
+    case Node::Kind::kViewFile: {
       a.type = NodeType::kFile;
       a.perm = 0444;
       a.size = n.file.size;
       // The inode stands for fixed content: its attributes never change.
       a.timeout = options_.immutable_ttl;
+      if (n.view && n.view->writable) {
+        // Writable: the same inode gains staged content at its first write.
+        a.perm = 0644;
+        a.timeout = std::chrono::seconds(1);
+        std::lock_guard lock(n.staged_mu);
+        if (n.mode != 0) {
+          a.perm = n.mode & 07777;
+        }
+        if (n.staged) {
+          a.size = n.staged->size();
+        }
+        if (n.changed) {
+          a.mtime = *n.changed;
+        }
+      }
       break;
+    }
   }
   return a;
 }
@@ -440,47 +432,79 @@ FsResult<Entry> Filesystem::lookupInNamespace(const std::shared_ptr<Node>& paren
   return entryOf(*n);
 }
 
+Found Filesystem::find(View& v, const Snapshot& snap, const std::string& path) {
+  std::lock_guard lock(v.mu);
+  if (v.writes) {
+    Resolved r = v.writes->overlay.resolve(&snap, path);
+    Found f{r.what, nullptr, std::nullopt, r.base};
+    if (r.change != nullptr) {
+      f.staged = r.change->staged;
+      f.remote = r.change->remote;
+    }
+    return f;
+  }
+  auto index = snap.find(path);
+  if (!index) {
+    return Found{};
+  }
+  const SnapshotEntry& e = snap.entries()[*index];
+  return Found{e.is_dir ? Resolved::What::kBaseDir : Resolved::What::kBaseFile, nullptr,
+               std::nullopt, &e};
+}
+
+std::shared_ptr<Filesystem::Node> Filesystem::nodeFor(const std::shared_ptr<View>& v,
+                                                      const Snapshot& snap,
+                                                      const std::string& path, const Found& f) {
+  if (f.isDir()) {
+    auto n = intern("V:" + v->key + ":d:" + path, [&] {
+      auto made = std::make_shared<Node>();
+      made->kind = Node::Kind::kViewDir;
+      made->view = v;
+      made->path = path;
+      return made;
+    });
+    n->mtime = snap.date();
+    return n;
+  }
+  if (f.staged) {
+    return intern(stagedKey(v->key, f.staged.get()), [&] {
+      auto made = std::make_shared<Node>();
+      made->kind = Node::Kind::kViewFile;
+      made->view = v;
+      made->path = path;
+      made->staged = f.staged;
+      made->mtime = std::chrono::system_clock::now();
+      return made;
+    });
+  }
+  RemoteContent content = f.remote ? *f.remote : RemoteContent::of(snap, *f.base);
+  // A file's inode is tied to its content: new content at the same path is a new inode, so the
+  // kernel never mixes pages of two versions (DESIGN.md §4).
+  return intern("V:" + v->key + ":f:" + path + ":" + content.contentId(), [&] {
+    auto made = std::make_shared<Node>();
+    made->kind = Node::Kind::kViewFile;
+    made->view = v;
+    made->path = path;
+    made->file = FileRef{v->repo, content.commit, content.path, content.contentId(), content.size};
+    made->oid = content.oid;
+    made->lfs_sha256 = content.lfs_sha256;
+    made->xet_hash = content.xet_hash;
+    made->mtime = snap.date();
+    return made;
+  });
+}
+
 FsResult<Entry> Filesystem::lookupInView(const std::shared_ptr<Node>& parent, std::string_view name) {
   auto snap = snapshot(*parent->view);
   if (!snap) {
     return common::Unexpected<FsError>(snap.error());
   }
-  auto dir = (*snap)->find(parent->path);
-  if (!dir) {
-    return fsError(FsErrorKind::kNotFound);  // the folder is gone from the current revision
-  }
-  auto index = (*snap)->child(*dir, name);
-  if (!index) {
+  std::string path = joinPath(pathOf(*parent), name);
+  Found f = find(*parent->view, **snap, path);
+  if (!f.exists()) {
     return fsError(FsErrorKind::kNotFound);
   }
-  const SnapshotEntry& e = (*snap)->entries()[*index];
-  const auto& v = parent->view;
-  if (e.is_dir) {
-    auto n = intern("V:" + v->key + ":d:" + e.path, [&] {
-      auto made = std::make_shared<Node>();
-      made->kind = Node::Kind::kViewDir;
-      made->view = v;
-      made->path = e.path;
-      return made;
-    });
-    n->mtime = (*snap)->date();
-    return entryOf(*n);
-  }
-  // A file's inode is tied to its content: new content at the same path is a new inode, so the
-  // kernel never mixes pages of two versions (DESIGN.md §4).
-  auto n = intern("V:" + v->key + ":f:" + e.path + ":" + e.contentId(), [&] {
-    auto made = std::make_shared<Node>();
-    made->kind = Node::Kind::kViewFile;
-    made->view = v;
-    made->path = e.path;
-    made->file = FileRef{v->repo, (*snap)->commit(), e.path, e.contentId(), e.size};
-    made->oid = e.oid;
-    made->lfs_sha256 = e.lfs_sha256;
-    made->xet_hash = e.xet_hash;
-    made->mtime = (*snap)->date();
-    return made;
-  });
-  return entryOf(*n);
+  return entryOf(*nodeFor(parent->view, **snap, path, f));
 }
 
 FsResult<Attr> Filesystem::getattr(std::uint64_t ino) {
@@ -558,7 +582,20 @@ FsResult<std::vector<DirEntry>> Filesystem::readdir(std::uint64_t ino) {
       if (!snap) {
         return common::Unexpected<FsError>(snap.error());
       }
-      auto dir = (*snap)->find(n->path);
+      std::string path = pathOf(*n);
+      {
+        std::lock_guard lock(n->view->mu);
+        if (n->view->writes) {
+          if (!n->view->writes->overlay.resolve(snap->get(), path).isDir()) {
+            return fsError(FsErrorKind::kNotFound);
+          }
+          for (const auto& [name, is_dir] : n->view->writes->overlay.list(snap->get(), path)) {
+            out.push_back(DirEntry{name, is_dir ? NodeType::kDirectory : NodeType::kFile});
+          }
+          return out;
+        }
+      }
+      auto dir = (*snap)->find(path);
       if (!dir) {
         return fsError(FsErrorKind::kNotFound);
       }
@@ -579,14 +616,33 @@ FsResult<std::uint64_t> Filesystem::open(std::uint64_t ino, int flags) {
   if (!n) {
     return fsError(FsErrorKind::kBadHandle, "open of unknown inode " + std::to_string(ino));
   }
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) {
-    return fsError(FsErrorKind::kReadOnly);
-  }
   if (n->kind != Node::Kind::kViewFile) {
     return fsError(FsErrorKind::kIsDir);
   }
   auto handle = std::make_shared<Handle>();
   handle->node = n;
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) {
+    if (!n->view->writable) {
+      return fsError(FsErrorKind::kReadOnly);
+    }
+    if (auto ok = ensureWritable(*n->view); !ok) {
+      return common::Unexpected<FsError>(ok.error());
+    }
+    handle->writer = true;
+    if ((flags & O_TRUNC) != 0) {
+      // Nothing of the old content is needed: stage an empty file at once.
+      auto staged = stageForWrite(*handle, false);
+      if (!staged) {
+        return common::Unexpected<FsError>(staged.error());
+      }
+      if (auto ok = (*staged)->truncate(0); !ok) {
+        return fsError(FsErrorKind::kIo, ok.error().message);
+      }
+    } else if (auto staged = n->stagedFile()) {
+      handle->staged = staged;
+      staged->addWriter();
+    }
+  }
   std::lock_guard lock(table_mu_);
   std::uint64_t fh = next_fh_++;
   handles_[fh] = std::move(handle);
@@ -603,6 +659,13 @@ FsResult<std::size_t> Filesystem::read(std::uint64_t fh, std::uint64_t offset, s
     }
     handle = it->second;
   }
+  if (auto staged = handle->node->stagedFile()) {
+    auto got = staged->read(offset, out);
+    if (!got) {
+      return fsError(FsErrorKind::kIo, got.error().message);
+    }
+    return *got;
+  }
   const FileRef& file = handle->node->file;
   auto got = engine_->read(file, offset, out, &handle->state);
   if (!got) {
@@ -613,8 +676,20 @@ FsResult<std::size_t> Filesystem::read(std::uint64_t fh, std::uint64_t offset, s
 }
 
 void Filesystem::release(std::uint64_t fh) {
-  std::lock_guard lock(table_mu_);
-  handles_.erase(fh);
+  std::shared_ptr<Handle> handle;
+  {
+    std::lock_guard lock(table_mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) {
+      return;
+    }
+    handle = std::move(it->second);
+    handles_.erase(it);
+  }
+  if (handle->writer && handle->staged) {
+    handle->staged->removeWriter();
+    noteChange(*handle->node->view);  // a closed file may now be committed
+  }
 }
 
 FsResult<std::string> Filesystem::getxattr(std::uint64_t ino, std::string_view name) {

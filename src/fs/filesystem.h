@@ -13,7 +13,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <condition_variable>
 #include <set>
+#include <thread>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +26,7 @@
 #include "cache/metadata_store.h"
 #include "common/repo_id.h"
 #include "fs/fs_error.h"
+#include "fs/overlay.h"
 #include "fs/read_engine.h"
 #include "fs/snapshot.h"
 #include "hub/hub_client.h"
@@ -41,6 +44,34 @@ struct FsOptions {
   std::size_t max_namespace_entries = 1000;
   uid_t uid = 0;
   gid_t gid = 0;
+  // Writes (DESIGN.md §6): branch views accept them unless read_only.
+  bool read_only = true;
+  std::string endpoint;         // names the journals: one per (endpoint, repo, branch)
+  std::string write_dir;        // journals and staging files live below it
+  std::chrono::milliseconds commit_delay{5000};  // quiet time before pending changes commit
+  std::string commit_message;   // default summary; empty: one naming the number of files
+  // Names never committed (editor and tool droppings): shell patterns matched against each
+  // path component, or a path prefix ending in '/'.
+  std::vector<std::string> ignore = {"*.swp", "*~", ".#*", "4913", "*.incomplete",
+                                     ".cache/huggingface/"};
+};
+
+struct Found;
+struct WriteState;
+
+// One writable view's state for `hf-mount status`.
+struct PendingInfo {
+  std::string view;  // type/ns/name@revision
+  std::size_t changes = 0;
+  std::string last_commit;
+  std::string last_error;
+};
+
+struct SetAttrRequest {
+  std::optional<std::uint64_t> size;
+  std::optional<std::uint32_t> mode;
+  std::optional<std::chrono::system_clock::time_point> mtime;
+  std::optional<std::uint64_t> fh;  // the handle the change came through, if any
 };
 
 enum class NodeType { kDirectory, kFile, kSymlink };
@@ -92,6 +123,32 @@ class Filesystem {
   FsResult<std::string> getxattr(std::uint64_t ino, std::string_view name);
   FsResult<std::vector<std::string>> listxattr(std::uint64_t ino);
   FsStat statfs() const;
+
+  // Writes. A created file comes with an open handle.
+  struct Created {
+    Entry entry;
+    std::uint64_t fh = 0;
+  };
+  FsResult<Created> create(std::uint64_t parent, std::string_view name, std::uint32_t mode,
+                           int flags);
+  FsResult<std::size_t> write(std::uint64_t fh, std::uint64_t offset, std::span<const char> data);
+  FsResult<Attr> setattr(std::uint64_t ino, const SetAttrRequest& request);
+  FsResult<Entry> mkdir(std::uint64_t parent, std::string_view name);
+  FsResult<void> unlink(std::uint64_t parent, std::string_view name);
+  FsResult<void> rmdir(std::uint64_t parent, std::string_view name);
+  FsResult<void> rename(std::uint64_t parent, std::string_view name, std::uint64_t new_parent,
+                        std::string_view new_name, unsigned flags);
+  // close(): what was written through the handle becomes durable (staging file and journal).
+  FsResult<void> flush(std::uint64_t fh);
+  // Returns once a commit containing the file (or the folder's view) exists on the Hub.
+  FsResult<void> fsync(std::uint64_t fh);
+  FsResult<void> fsyncdir(std::uint64_t ino);
+  // user.hf.commit_message on a view's folder sets the summary of its next commit.
+  FsResult<void> setxattr(std::uint64_t ino, std::string_view name, std::string_view value);
+  // Commits what every view has pending (files still open for writing included); false when
+  // something could not be committed within `limit`.
+  bool commitAll(std::chrono::milliseconds limit);
+  std::vector<PendingInfo> pending() const;
   // Whether the kernel may keep a file's pages across opens: always, since a path whose
   // content changes gets a new inode.
   static constexpr bool kKeepCache = true;
@@ -120,6 +177,33 @@ class Filesystem {
   Attr attrOf(const Node& n) const;
   Entry entryOf(Node& n);
 
+  // Writes (filesystem_write.cpp).
+  struct WriteTarget;
+  FsResult<WriteTarget> writeTarget(std::uint64_t parent, std::string_view name);
+  FsResult<void> ensureWritable(View& v);
+  // The handle's staged file, made at its first write: a copy of the current content when
+  // `copy`, else empty.
+  FsResult<std::shared_ptr<StagedFile>> stageForWrite(Handle& handle, bool copy);
+  FsResult<std::unique_ptr<WriteState>> openWriteState(const common::RepoId& repo,
+                                                       const std::string& revision);
+  FsResult<void> persist(View& v, const std::vector<std::string>& paths);
+  std::string pathOf(const Node& n) const;
+  Found find(View& v, const Snapshot& snap, const std::string& path);
+  // The node for what `found` says is at `path`; counts a lookup.
+  std::shared_ptr<Node> nodeFor(const std::shared_ptr<View>& v, const Snapshot& snap,
+                                const std::string& path, const Found& found);
+  void movePaths(const View& v, const std::string& from, const std::string& to);
+  bool ignored(std::string_view path) const;
+  void noteChange(View& v);
+  FsResult<void> waitForCommit(View& v, std::shared_ptr<StagedFile> forced);
+
+  // Commits (filesystem_commit.cpp).
+  void committerLoop(std::stop_token stop);
+  // Views whose journals hold changes from an earlier run get them committed.
+  void recoverPending();
+  FsResult<void> commitRound(const std::shared_ptr<View>& v);
+  std::vector<std::shared_ptr<View>> writableViews() const;
+
   hub::HubClient* hub_;
   cache::MetadataStore* metadata_;
   cache::BlockStore* blocks_;
@@ -136,6 +220,10 @@ class Filesystem {
   std::set<std::string> known_repos_;                                 // guarded by table_mu_
   std::unordered_map<std::uint64_t, std::shared_ptr<Handle>> handles_;  // guarded by table_mu_
   std::uint64_t next_fh_ = 1;                                          // guarded by table_mu_
+
+  std::mutex committer_mu_;
+  std::condition_variable_any committer_cv_;  // with committer_mu_: a commit is wanted now
+  std::jthread committer_;                    // last: it uses everything above
 };
 
 }  // namespace hfm::fs

@@ -23,6 +23,12 @@ enum class FsErrorKind {
   kIo,
   kInvalid,
   kBadHandle,
+  kExists,
+  kNotEmpty,
+  kNotPermitted,
+  kNoSpace,
+  kNotSupported,
+  kCrossDevice,
 };
 
 struct FsError {

@@ -4,6 +4,8 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -106,6 +108,10 @@ void opInit(void* userdata, fuse_conn_info* conn) noexcept {
   }
   if ((conn->capable & FUSE_CAP_CACHE_SYMLINKS) != 0) {
     conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  }
+  // open(O_TRUNC) arrives as one open, so a truncated file is never copied into staging first.
+  if ((conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) != 0) {
+    conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   }
   // Inodes stand for fixed content, so the kernel must not drop pages on attribute changes.
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_AUTO_INVAL_DATA);
@@ -340,38 +346,142 @@ void opListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) noexcept {
   });
 }
 
-// This mount is read-only: every operation that would change something is refused.
-void opSetattr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) noexcept {
-  fuse_reply_err(req, EROFS);
+void replyStatus(fuse_req_t req, const FsResult<void>& done) {
+  if (!done) {
+    return replyError(req, done.error());
+  }
+  fuse_reply_err(req, 0);
 }
-void opMknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) noexcept {
-  fuse_reply_err(req, EROFS);
+
+void replyEntry(fuse_req_t req, const FsResult<Entry>& e) {
+  if (!e) {
+    return replyError(req, e.error());
+  }
+  auto p = entryParam(*e);
+  fuse_reply_entry(req, &p);
 }
-void opMkdir(fuse_req_t req, fuse_ino_t, const char*, mode_t) noexcept { fuse_reply_err(req, EROFS); }
-void opUnlink(fuse_req_t req, fuse_ino_t, const char*) noexcept { fuse_reply_err(req, EROFS); }
+
+std::chrono::system_clock::time_point timeOf(const struct timespec& ts) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+}
+
+void opSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+               fuse_file_info* fi) noexcept {
+  guarded(req, [&] {
+    SetAttrRequest r;
+    if ((to_set & FUSE_SET_ATTR_SIZE) != 0) {
+      r.size = static_cast<std::uint64_t>(attr->st_size);
+    }
+    if ((to_set & FUSE_SET_ATTR_MODE) != 0) {
+      r.mode = attr->st_mode;
+    }
+    if ((to_set & FUSE_SET_ATTR_MTIME_NOW) != 0) {
+      r.mtime = std::chrono::system_clock::now();
+    } else if ((to_set & FUSE_SET_ATTR_MTIME) != 0) {
+      r.mtime = timeOf(attr->st_mtim);
+    }
+    if (fi != nullptr) {
+      r.fh = fi->fh;
+    }
+    // Owners and access times are accepted and dropped: the Hub keeps neither.
+    auto a = fsOf(req).setattr(ino, r);
+    if (!a) {
+      return replyError(req, a.error());
+    }
+    struct stat st {};
+    fillStat(*a, st);
+    fuse_reply_attr(req, &st, seconds(a->timeout));
+  });
+}
+
+void opCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+              fuse_file_info* fi) noexcept {
+  guarded(req, [&] {
+    auto made = fsOf(req).create(parent, name, mode, fi->flags);
+    if (!made) {
+      return replyError(req, made.error());
+    }
+    fi->fh = made->fh;
+    auto p = entryParam(made->entry);
+    if (fuse_reply_create(req, &p, fi) != 0) {
+      fsOf(req).release(made->fh);
+    }
+  });
+}
+
+void opMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) noexcept {
+  guarded(req, [&] {
+    if (!S_ISREG(mode)) {
+      fuse_reply_err(req, EPERM);  // the Hub stores files and nothing else
+      return;
+    }
+    auto made = fsOf(req).create(parent, name, mode, O_EXCL);
+    if (!made) {
+      return replyError(req, made.error());
+    }
+    (void)fsOf(req).flush(made->fh);
+    fsOf(req).release(made->fh);
+    auto p = entryParam(made->entry);
+    fuse_reply_entry(req, &p);
+  });
+}
+
+void opWrite(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,
+             fuse_file_info* fi) noexcept {
+  guarded(req, [&] {
+    auto n = fsOf(req).write(fi->fh, static_cast<std::uint64_t>(off),
+                             std::span<const char>(buf, size));
+    if (!n) {
+      return replyError(req, n.error());
+    }
+    fuse_reply_write(req, *n);
+  });
+}
+
+void opMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) noexcept {
+  guarded(req, [&] { replyEntry(req, fsOf(req).mkdir(parent, name)); });
+}
+void opUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
+  guarded(req, [&] { replyStatus(req, fsOf(req).unlink(parent, name)); });
+}
+void opRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
+  guarded(req, [&] { replyStatus(req, fsOf(req).rmdir(parent, name)); });
+}
+void opRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+              const char* new_name, unsigned flags) noexcept {
+  guarded(req, [&] {
+    replyStatus(req, fsOf(req).rename(parent, name, new_parent, new_name, flags));
+  });
+}
+void opFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) noexcept {
+  guarded(req, [&] { replyStatus(req, fsOf(req).flush(fi->fh)); });
+}
+void opFsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) noexcept {
+  guarded(req, [&] { replyStatus(req, fsOf(req).fsync(fi->fh)); });
+}
+void opFsyncdir(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) noexcept {
+  guarded(req, [&] { replyStatus(req, fsOf(req).fsyncdir(ino)); });
+}
+// Links of either kind have no place in a Hub repository.
 void opSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) noexcept {
-  fuse_reply_err(req, EROFS);
-}
-void opRename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) noexcept {
-  fuse_reply_err(req, EROFS);
+  fuse_reply_err(req, EPERM);
 }
 void opLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) noexcept {
-  fuse_reply_err(req, EROFS);
+  fuse_reply_err(req, EPERM);
 }
-void opCreate(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) noexcept {
-  fuse_reply_err(req, EROFS);
-}
-void opWrite(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) noexcept {
-  fuse_reply_err(req, EROFS);
-}
-void opSetxattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) noexcept {
-  fuse_reply_err(req, EROFS);
+void opSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                int) noexcept {
+  guarded(req, [&] {
+    replyStatus(req, fsOf(req).setxattr(ino, name, std::string_view(value, size)));
+  });
 }
 void opRemovexattr(fuse_req_t req, fuse_ino_t, const char*) noexcept {
-  fuse_reply_err(req, EROFS);
+  fuse_reply_err(req, ENOTSUP);
 }
 void opFallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) noexcept {
-  fuse_reply_err(req, EROFS);
+  fuse_reply_err(req, EOPNOTSUPP);  // callers fall back to writing
 }
 
 fuse_lowlevel_ops makeOps() {
@@ -396,7 +506,10 @@ fuse_lowlevel_ops makeOps() {
   ops.mknod = opMknod;
   ops.mkdir = opMkdir;
   ops.unlink = opUnlink;
-  ops.rmdir = opUnlink;
+  ops.rmdir = opRmdir;
+  ops.flush = opFlush;
+  ops.fsync = opFsync;
+  ops.fsyncdir = opFsyncdir;
   ops.symlink = opSymlink;
   ops.rename = opRename;
   ops.link = opLink;
@@ -464,7 +577,8 @@ common::Result<std::unique_ptr<FuseMount>> FuseMount::mount(Filesystem* fs,
                                                            const MountOptions& options) {
   std::vector<std::string> args = {"hf-mount", "-o", "fsname=" + options.fs_name,
                                    "-o", "subtype=hf",
-                                   "-o", "ro,default_permissions"};
+                                   "-o", options.read_only ? "ro,default_permissions"
+                                                           : "default_permissions"};
   if (options.allow_other) {
     args.insert(args.end(), {"-o", "allow_other"});
   }

@@ -15,6 +15,7 @@ namespace hfm::fs {
 struct MountOptions {
   std::string mountpoint;
   bool allow_other = false;
+  bool read_only = true;  // mounted "ro": the kernel refuses every write itself
   unsigned max_threads = 32;         // FUSE worker threads: concurrent page faults need several
   unsigned max_readahead = 1u << 20;  // kernel readahead per file (DESIGN.md §5)
   std::string fs_name = "hf-mount";

@@ -6,10 +6,13 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -56,6 +59,9 @@ struct MountArgs {
   unsigned read_timeout = 60;
   unsigned threads = 32;
   bool read_only = false;
+  double commit_delay = 5;
+  std::string commit_message;
+  unsigned commit_wait = 3600;
   bool foreground = false;
   bool allow_other = false;
   std::string log_level = "info";
@@ -155,6 +161,12 @@ int runMount(const MountArgs& args, int ready_fd) {
   fs_options.revision_ttl = std::chrono::seconds(args.revision_ttl);
   fs_options.uid = ::getuid();
   fs_options.gid = ::getgid();
+  fs_options.read_only = args.read_only;
+  fs_options.endpoint = hub_options.endpoint;
+  fs_options.write_dir = args.cache_dir;
+  fs_options.commit_delay =
+      std::chrono::milliseconds(static_cast<std::int64_t>(args.commit_delay * 1000));
+  fs_options.commit_message = args.commit_message;
   if (!args.repo.empty()) {
     std::string spec = args.repo;
     auto at = spec.find('@');
@@ -214,6 +226,7 @@ int runMount(const MountArgs& args, int ready_fd) {
   fs::MountOptions mount_options;
   mount_options.mountpoint = args.mountpoint;
   mount_options.allow_other = args.allow_other;
+  mount_options.read_only = args.read_only;
   mount_options.max_threads = args.threads;
   mount_options.fs_name = "hf-mount:" + hub_options.endpoint;
   auto mount = fs::FuseMount::mount(served, mount_options);
@@ -245,6 +258,16 @@ int runMount(const MountArgs& args, int ready_fd) {
       live["blocks_fetched"] = std::to_string(r.blocks_fetched);
       live["cache_used_bytes"] = std::to_string(c.used_bytes);
       live["cache_budget_bytes"] = std::to_string(c.budget_bytes);
+      std::size_t changes = 0;
+      std::string views;
+      for (const auto& p : served->pending()) {
+        changes += p.changes;
+        views += p.view + " " + std::to_string(p.changes) + " " +
+                 (p.last_commit.empty() ? "-" : p.last_commit) +
+                 (p.last_error.empty() ? "" : " " + p.last_error) + "\x1f";
+      }
+      live["pending_changes"] = std::to_string(changes);
+      live["pending_views"] = views;
       tools::writeRecord(record_path, live);
       for (int i = 0; i < 10 && !stop.stop_requested(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -252,9 +275,18 @@ int runMount(const MountArgs& args, int ready_fd) {
     }
   });
   int rc = (*mount)->run();
+  mount->reset();  // unmounts if still mounted
+  // The kernel does not wait for this: the daemon stays until what is pending is committed, and
+  // what cannot be is left in the journal for the next mount (DESIGN.md §6).
+  if (!filesystem.pending().empty()) {
+    spdlog::info("committing pending changes before exiting");
+    if (!filesystem.commitAll(std::chrono::seconds(args.commit_wait))) {
+      spdlog::warn("some changes are still pending; the next mount with cache {} commits them",
+                   args.cache_dir);
+    }
+  }
   reporter.request_stop();
   reporter.join();
-  mount->reset();  // unmounts if still mounted
   (*blocks)->flush();
   std::error_code ec;
   fsys::remove(record_path, ec);
@@ -363,8 +395,22 @@ int unmountCommand(const std::string& mountpoint, unsigned timeout_s) {
   if (record && record->count("pid") != 0) {
     pid_t pid = static_cast<pid_t>(std::atol(record->at("pid").c_str()));
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    std::string shown;
     while (pid > 0 && ::kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+      // The daemon commits what is pending before it exits: say so while waiting.
+      if (auto live = tools::readRecord(tools::recordPath(mountpoint))) {
+        std::string pending = (*live)["pending_changes"];
+        if (!pending.empty() && pending != "0" && pending != shown) {
+          std::fprintf(stderr, "hf-mount: committing %s pending changes...\n", pending.c_str());
+          shown = pending;
+        }
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (pid > 0 && ::kill(pid, 0) == 0) {
+      return fail("unmounted " + mountpoint + ", but the daemon (pid " + std::to_string(pid) +
+                  ") is still committing; it goes on in the background and the next mount "
+                  "with the same cache finishes what it leaves");
     }
   }
   std::printf("hf-mount: unmounted %s\n", mountpoint.c_str());
@@ -394,7 +440,49 @@ int statusCommand() {
                 static_cast<unsigned long long>(num("errors")),
                 tools::formatBytes(num("bytes_fetched")).c_str(),
                 total > 0 ? 100.0 * hits / total : 0.0);
+    if (num("pending_changes") > 0 || !r["pending_views"].empty()) {
+      std::printf("  pending changes: %llu\n",
+                  static_cast<unsigned long long>(num("pending_changes")));
+      std::string views = r["pending_views"];
+      for (std::size_t start = 0, end; (end = views.find('\x1f', start)) != std::string::npos;
+           start = end + 1) {
+        std::printf("    %s\n", views.substr(start, end - start).c_str());
+      }
+    }
   }
+  return 0;
+}
+
+// Commits what a view has pending now, optionally with a message, and prints the commit.
+int commitCommand(const std::string& path, const std::string& message) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return fail(path + ": " + std::strerror(errno));
+  }
+  std::string dir = S_ISDIR(st.st_mode) ? path : fsys::path(path).parent_path().string();
+  if (dir.empty()) {
+    dir = ".";
+  }
+  if (!message.empty() && ::setxattr(dir.c_str(), "user.hf.commit_message", message.data(),
+                                     message.size(), 0) != 0) {
+    return fail(dir + ": cannot set the commit message (" + std::strerror(errno) +
+                "); is it a writable branch view of an hf-mount mount?");
+  }
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return fail(dir + ": " + std::strerror(errno));
+  }
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return fail("commit failed: " + std::string(std::strerror(err)) +
+                " (the changes stay staged; `hf-mount status` and the log say why)");
+  }
+  std::string commit(64, '\0');
+  ssize_t n = ::getxattr(dir.c_str(), "user.hf.commit", commit.data(), commit.size());
+  commit.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  std::printf("hf-mount: committed%s%s\n", commit.empty() ? "" : " ", commit.c_str());
   return 0;
 }
 
@@ -604,19 +692,33 @@ int main(int argc, char** argv) {
   mount->add_option("--read-timeout", m.read_timeout, "Seconds a read retries before EIO")
       ->capture_default_str();
   mount->add_option("--threads", m.threads, "FUSE worker threads")->capture_default_str();
-  mount->add_flag("--read-only", m.read_only, "Refuse every write (this version is read-only anyway)");
+  mount->add_flag("--read-only", m.read_only, "Refuse every write (EROFS)");
+  mount->add_option("--commit-delay", m.commit_delay,
+                    "Seconds without writes before pending changes are committed")
+      ->capture_default_str();
+  mount->add_option("--commit-message", m.commit_message,
+                    "Summary of each commit (default: names the number of files)");
+  mount->add_option("--commit-wait", m.commit_wait,
+                    "Seconds the daemon keeps committing after an unmount")
+      ->capture_default_str();
   mount->add_flag("--foreground,-f", m.foreground, "Stay in the foreground and log to stderr");
   mount->add_flag("--allow-other", m.allow_other, "Let other users see the mount");
   mount->add_option("--log-level", m.log_level, "trace, debug, info, warn, error")->capture_default_str();
   mount->add_option("--log-file", m.log_file, "Log file (daemon default: CACHE_DIR/hf-mount.log)");
 
   std::string unmount_point;
-  unsigned unmount_timeout = 30;
+  unsigned unmount_timeout = 600;
   auto* unmount = app.add_subcommand("unmount", "Unmount and wait for the daemon to finish");
   unmount->add_option("MOUNTPOINT", unmount_point)->required();
   unmount->add_option("--timeout", unmount_timeout, "Seconds to wait")->capture_default_str();
 
-  auto* status = app.add_subcommand("status", "Mounts, endpoints, cache use and traffic");
+  auto* status = app.add_subcommand("status", "Mounts, endpoints, cache use, traffic and pending changes");
+
+  std::string commit_path;
+  std::string commit_message;
+  auto* commit = app.add_subcommand("commit", "Commit the pending changes of the view holding PATH now");
+  commit->add_option("PATH", commit_path, "A folder or file inside a writable branch view")->required();
+  commit->add_option("-m,--message", commit_message, "Summary of this commit");
 
   std::string endpoint;
   auto* login = app.add_subcommand("login", "Store a token (from stdin or a prompt) where huggingface_hub does");
@@ -650,6 +752,9 @@ int main(int argc, char** argv) {
   }
   if (status->parsed()) {
     return statusCommand();
+  }
+  if (commit->parsed()) {
+    return commitCommand(commit_path, commit_message);
   }
   if (login->parsed()) {
     return loginCommand(endpoint);

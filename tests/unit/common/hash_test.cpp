@@ -18,6 +18,17 @@ TEST(HashTest, StreamingEqualsOneShot) {
   EXPECT_EQ(d.finishHex(), sha256Hex("abc"));
 }
 
+TEST(HashTest, PeekAndCloneLeaveTheStreamUsable) {
+  Digest d(Digest::Algorithm::kSha256);
+  d.update("ab");
+  Digest copy = d.clone();
+  EXPECT_EQ(d.peekHex(), sha256Hex("ab"));
+  d.update("c");
+  copy.update("x");
+  EXPECT_EQ(d.finishHex(), sha256Hex("abc"));
+  EXPECT_EQ(copy.finishHex(), sha256Hex("abx"));
+}
+
 TEST(HashTest, GitBlobOidMatchesGit) {
   // `printf 'hello\n' | git hash-object --stdin`
   EXPECT_EQ(gitBlobOid("hello\n"), "ce013625030ba8dba906f756967f9e9ca394464a");

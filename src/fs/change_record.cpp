@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "fs/change_record.h"
+
+#include <charconv>
+#include <vector>
+
+#include "common/hex.h"
+
+namespace hfm::fs {
+
+namespace {
+
+std::vector<std::string_view> lines(std::string_view text) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (true) {
+    auto end = text.find('\n', start);
+    out.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) {
+      return out;
+    }
+    start = end + 1;
+  }
+}
+
+template <class T>
+bool parseNumber(std::string_view s, T& out) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
+}
+
+bool isStagingName(std::string_view name) {
+  return !name.empty() && name.find('/') == std::string_view::npos && name != "." && name != "..";
+}
+
+}  // namespace
+
+std::string encodeChange(const Change& c) {
+  switch (c.kind) {
+    case Change::Kind::kFile:
+      if (c.staged) {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(c.mtime.time_since_epoch());
+        return "F\n" + c.staged->name() + "\n" + c.staged->knownSha256().value_or("") + "\n" +
+               std::to_string(ns.count());
+      } else {
+        const RemoteContent& r = *c.remote;
+        return "R\n" + r.commit + "\n" + std::to_string(r.size) + "\n" + r.oid + "\n" +
+               r.lfs_sha256 + "\n" + r.xet_hash + "\n" + r.path;
+      }
+    case Change::Kind::kDir:
+      return std::string("D\n") + (c.hides_base ? "1" : "0");
+    case Change::Kind::kDeleted:
+      return "X";
+  }
+  return "X";
+}
+
+std::optional<Change> decodeChange(std::string_view value, const std::filesystem::path& staging_dir,
+                                   std::string& error) {
+  auto f = lines(value);
+  Change c;
+  if (f[0] == "F" && f.size() == 4 && isStagingName(f[1]) &&
+      (f[2].empty() || common::isHex(f[2], 64))) {
+    std::int64_t ns = 0;
+    if (!parseNumber(f[3], ns)) {
+      error = "bad time in a staged file record";
+      return std::nullopt;
+    }
+    std::optional<std::string> sha;
+    if (!f[2].empty()) {
+      sha = std::string(f[2]);
+    }
+    auto staged = StagedFile::reopen(staging_dir, std::string(f[1]), std::move(sha));
+    if (!staged) {
+      error = staged.error().message;
+      return std::nullopt;
+    }
+    c.kind = Change::Kind::kFile;
+    c.staged = std::move(*staged);
+    c.mtime = std::chrono::system_clock::time_point(std::chrono::nanoseconds(ns));
+    return c;
+  }
+  if (f[0] == "R" && f.size() == 7 && common::isHex(f[1], 40)) {
+    RemoteContent r;
+    r.commit = std::string(f[1]);
+    if (!parseNumber(f[2], r.size)) {
+      error = "bad size in a moved file record";
+      return std::nullopt;
+    }
+    r.oid = std::string(f[3]);
+    r.lfs_sha256 = std::string(f[4]);
+    r.xet_hash = std::string(f[5]);
+    r.path = std::string(f[6]);
+    c.kind = Change::Kind::kFile;
+    c.remote = std::move(r);
+    c.mtime = std::chrono::system_clock::now();
+    return c;
+  }
+  if (f[0] == "D" && f.size() == 2 && (f[1] == "0" || f[1] == "1")) {
+    c.kind = Change::Kind::kDir;
+    c.hides_base = f[1] == "1";
+    return c;
+  }
+  if (f[0] == "X" && f.size() == 1) {
+    c.kind = Change::Kind::kDeleted;
+    c.hides_base = true;
+    return c;
+  }
+  error = "unknown change record";
+  return std::nullopt;
+}
+
+}  // namespace hfm::fs

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// How a pending change is written in a view's journal, so that the next mount after a crash
+// finds it again: key "c/<path>", value one field per line (paths may hold spaces, not newlines).
+//   F <staging file> <sha256 or empty> <mtime ns>   new content in a staging file
+//   R <commit> <size> <oid> <lfs sha256> <xet hash> <path>   a remote file moved here unchanged
+//   D <hides base: 0|1>                              a folder made locally
+//   X                                                deleted
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "fs/overlay.h"
+
+namespace hfm::fs {
+
+inline constexpr std::string_view kChangePrefix = "c/";
+
+std::string encodeChange(const Change& change);
+// nullopt with `error` set when the record is malformed or its staging file is gone.
+std::optional<Change> decodeChange(std::string_view value, const std::filesystem::path& staging_dir,
+                                   std::string& error);
+
+}  // namespace hfm::fs

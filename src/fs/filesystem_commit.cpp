@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: Apache-2.0
+// Commits (DESIGN.md §6): what each writable view has pending becomes ONE Hub commit, on fsync,
+// after a quiet period, and at unmount; the journal brings back what a crash left pending.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "common/file_util.h"
+#include "common/hash.h"
+#include "common/hex.h"
+#include "fs/change_record.h"
+#include "fs/filesystem.h"
+#include "fs/filesystem_internal.h"
+
+namespace hfm::fs {
+
+namespace {
+
+constexpr std::chrono::seconds kRetryAfterFailure{30};
+constexpr std::size_t kRecentCommits = 30;
+constexpr std::string_view kCommitIdLabel = "hf-mount-commit-id: ";
+
+std::string randomHex(std::size_t bytes) {
+  std::random_device rd;
+  std::string raw(bytes, '\0');
+  for (auto& c : raw) {
+    c = static_cast<char>(rd() & 0xFFu);
+  }
+  return common::toHex(std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+}
+
+common::Result<std::string> readAll(int fd, std::uint64_t size, const std::filesystem::path& path) {
+  std::string out(size, '\0');
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, out.data() + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return common::makeError(common::ErrorKind::kIo,
+                               common::errnoMessage("read staging file", path, n < 0 ? errno : EIO));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return out;
+}
+
+common::Result<std::string> hashFile(int fd, std::uint64_t size, const std::filesystem::path& path) {
+  common::Digest d(common::Digest::Algorithm::kSha256);
+  std::vector<char> buf(1u << 20);
+  for (std::uint64_t off = 0; off < size;) {
+    ssize_t n = ::pread(fd, buf.data(), std::min<std::uint64_t>(buf.size(), size - off),
+                        static_cast<off_t>(off));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return common::makeError(common::ErrorKind::kIo,
+                               common::errnoMessage("hash staging file", path, n < 0 ? errno : EIO));
+    }
+    d.update(buf.data(), static_cast<std::size_t>(n));
+    off += static_cast<std::uint64_t>(n);
+  }
+  return d.finishHex();
+}
+
+// One path of a commit, as frozen when the commit started.
+struct Planned {
+  enum class Kind { kStaged, kMoved, kDeleteFile, kDeleteFolder };
+  Kind kind = Kind::kStaged;
+  std::string path;
+  std::shared_ptr<StagedFile> staged;
+  FrozenContent frozen;
+  std::optional<RemoteContent> remote;
+};
+
+}  // namespace
+
+FsResult<std::unique_ptr<WriteState>> Filesystem::openWriteState(const common::RepoId& repo,
+                                                                 const std::string& revision) {
+  if (options_.write_dir.empty()) {
+    return fsError(FsErrorKind::kReadOnly, "no folder for staging files configured");
+  }
+  std::string id =
+      common::sha256Hex(options_.endpoint + "\n" + repo.key() + "\n" + revision).substr(0, 32);
+  std::filesystem::path root(options_.write_dir);
+  auto ws = std::make_unique<WriteState>();
+  ws->staging_dir = root / "staging" / id;
+  if (auto ok = common::makeDirs(ws->staging_dir); !ok) {
+    return fsError(FsErrorKind::kIo, ok.error().message);
+  }
+  auto journal = cache::Journal::open(cache::JournalOptions{(root / "journal" / id).string()});
+  if (!journal) {
+    spdlog::error("{}@{}: writes are refused: {}", repo.key(), revision, journal.error().message);
+    return fsError(journal.error().kind == cache::CacheErrorKind::kBusy ? FsErrorKind::kReadOnly
+                                                                         : FsErrorKind::kIo);
+  }
+  ws->journal = std::move(*journal);
+  ws->session = randomHex(4);
+  std::string meta = options_.endpoint + "\n" + repo.key() + "\n" + revision;
+  if (ws->journal->get("view") != meta) {
+    if (auto ok = ws->journal->put("view", meta); !ok) {
+      return fsError(FsErrorKind::kIo, ok.error().message);
+    }
+  }
+  ws->base_commit = ws->journal->get("base").value_or("");
+  std::set<std::string> referenced;
+  for (const auto& [key, value] : ws->journal->list(kChangePrefix)) {
+    std::string path = key.substr(kChangePrefix.size());
+    std::string error;
+    auto change = decodeChange(value, ws->staging_dir, error);
+    if (!change) {
+      // Kept in the journal: a later version or a repaired staging folder may still use it.
+      spdlog::error("{}@{}: a pending change to {} cannot be restored: {}", repo.key(), revision,
+                    path, error);
+      continue;
+    }
+    if (change->staged) {
+      referenced.insert(change->staged->name());
+    }
+    ws->overlay.mutableChanges()[path] = std::move(*change);
+  }
+  // Staging files no record points to are leftovers of edits that never reached a close.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(ws->staging_dir, ec)) {
+    if (referenced.count(entry.path().filename().string()) == 0) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+  if (!ws->overlay.empty()) {
+    spdlog::info("{}@{}: {} pending changes from an earlier run will be committed", repo.key(),
+                 revision, ws->overlay.changes().size());
+  }
+  ws->last_change = std::chrono::steady_clock::now();
+  return ws;
+}
+
+std::vector<std::shared_ptr<Filesystem::View>> Filesystem::writableViews() const {
+  std::vector<std::shared_ptr<View>> out;
+  std::lock_guard lock(table_mu_);
+  for (const auto& [key, v] : views_) {
+    if (v->writable) {
+      out.push_back(v);
+    }
+  }
+  return out;
+}
+
+void Filesystem::recoverPending() {
+  std::filesystem::path dir = std::filesystem::path(options_.write_dir) / "journal";
+  std::error_code ec;
+  if (options_.write_dir.empty() || !std::filesystem::is_directory(dir, ec)) {
+    return;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::optional<std::string> meta;
+    bool pending = false;
+    {
+      auto journal = cache::Journal::open(cache::JournalOptions{entry.path().string()});
+      if (!journal) {
+        if (journal.error().kind != cache::CacheErrorKind::kBusy) {
+          spdlog::error("pending changes in {} cannot be read: {}", entry.path().string(),
+                        journal.error().message);
+        }
+        continue;
+      }
+      meta = (*journal)->get("view");
+      pending = !(*journal)->list(kChangePrefix).empty();
+    }
+    if (!meta || !pending) {
+      continue;
+    }
+    auto first = meta->find('\n');
+    auto second = meta->find('\n', first == std::string::npos ? first : first + 1);
+    if (second == std::string::npos || meta->substr(0, first) != options_.endpoint) {
+      continue;
+    }
+    auto repo = common::parseRepoKey(meta->substr(first + 1, second - first - 1));
+    std::string revision = meta->substr(second + 1);
+    if (!repo || (options_.single_repo &&
+                  (*repo != *options_.single_repo || revision != options_.single_revision))) {
+      continue;
+    }
+    auto v = view(*repo, revision);
+    if (!v) {
+      spdlog::error("{}@{}: pending changes wait: {}", repo->key(), revision, v.error().message);
+      continue;
+    }
+    if (auto ok = ensureWritable(**v); !ok) {
+      spdlog::error("{}@{}: pending changes cannot be committed: {}", repo->key(), revision,
+                    ok.error().message);
+      continue;
+    }
+    std::lock_guard lock((*v)->mu);
+    (*v)->writes->rounds_wanted = (*v)->writes->rounds_started + 1;
+  }
+}
+
+void Filesystem::committerLoop(std::stop_token stop) {
+  recoverPending();
+  while (!stop.stop_requested()) {
+    {
+      std::unique_lock lock(committer_mu_);
+      committer_cv_.wait_for(lock, stop, std::chrono::milliseconds(200), [] { return false; });
+    }
+    for (const auto& v : writableViews()) {
+      bool due = false;
+      {
+        std::lock_guard lock(v->mu);
+        if (!v->writes) {
+          continue;
+        }
+        WriteState& ws = *v->writes;
+        auto now = std::chrono::steady_clock::now();
+        due = ws.rounds_wanted > ws.rounds_done ||
+              (!ws.overlay.empty() && now - ws.last_change >= options_.commit_delay &&
+               now >= ws.retry_at);
+      }
+      if (due) {
+        (void)commitRound(v);
+      }
+    }
+  }
+}
+
+FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
+  std::vector<Planned> plan;
+  std::shared_ptr<const Snapshot> snap;
+  std::string parent;
+  std::string summary;
+  std::uint64_t round = 0;
+  {
+    std::lock_guard lock(v->mu);
+    WriteState& ws = *v->writes;
+    round = ++ws.rounds_started;
+    ws.committing = true;
+    snap = v->current;
+    parent = !ws.base_commit.empty() ? ws.base_commit : (snap ? snap->commit() : "");
+    summary = ws.message;
+    for (const auto& [path, change] : ws.overlay.changes()) {
+      if (ignored(path)) {
+        continue;
+      }
+      if (change.kind == Change::Kind::kFile && change.staged) {
+        if (change.staged->writers() > 0 && ws.forced.count(change.staged) == 0) {
+          continue;  // still open for writing: the next commit takes it
+        }
+        plan.push_back(Planned{Planned::Kind::kStaged, path, change.staged, change.staged->freeze(),
+                               std::nullopt});
+      } else if (change.kind == Change::Kind::kFile) {
+        plan.push_back(Planned{Planned::Kind::kMoved, path, nullptr, {}, change.remote});
+      } else if (change.kind == Change::Kind::kDeleted ||
+                 (change.kind == Change::Kind::kDir && change.hides_base)) {
+        auto index = snap ? snap->find(path) : std::nullopt;
+        if (index) {
+          plan.push_back(Planned{snap->entries()[*index].is_dir ? Planned::Kind::kDeleteFolder
+                                                                 : Planned::Kind::kDeleteFile,
+                                 path, nullptr, {}, std::nullopt});
+        }
+      }
+    }
+    ws.forced.clear();
+  }
+  auto finish = [&](std::optional<FsError> error) -> FsResult<void> {
+    std::lock_guard lock(v->mu);
+    WriteState& ws = *v->writes;
+    ws.rounds_done = round;
+    ws.committing = false;
+    if (error) {
+      ws.last_failed_round = round;
+      ws.last_error = error;
+      ws.retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
+    } else if (plan.empty()) {
+      ws.retry_at = std::chrono::steady_clock::now() + options_.commit_delay;
+    }
+    ws.done_cv.notify_all();
+    if (error) {
+      return common::Unexpected<FsError>(*error);
+    }
+    return {};
+  };
+  if (plan.empty()) {
+    return finish(std::nullopt);
+  }
+  auto fail = [&](FsErrorKind kind, const std::string& message) {
+    spdlog::error("{}: commit failed; the changes stay staged: {}", v->key, message);
+    return finish(FsError{kind, v->key + ": commit failed: " + message});
+  };
+
+  // Sizes, hashes and the first bytes, for preupload.
+  std::vector<hub::PreuploadFile> files;
+  for (auto& p : plan) {
+    if (p.kind != Planned::Kind::kStaged) {
+      continue;
+    }
+    if (!p.frozen.sha256) {
+      auto sha = hashFile(p.frozen.blob->fd(), p.frozen.size, p.frozen.blob->path());
+      if (!sha) {
+        return fail(FsErrorKind::kIo, sha.error().message);
+      }
+      p.frozen.sha256 = *sha;
+    }
+    std::string sample(std::min<std::uint64_t>(512, p.frozen.size), '\0');
+    if (!sample.empty() && ::pread(p.frozen.blob->fd(), sample.data(), sample.size(), 0) !=
+                               static_cast<ssize_t>(sample.size())) {
+      return fail(FsErrorKind::kIo, "cannot read " + p.frozen.blob->path().string());
+    }
+    files.push_back(hub::PreuploadFile{p.path, p.frozen.size, std::move(sample)});
+  }
+  std::vector<hub::PreuploadAnswer> modes;
+  if (!files.empty()) {
+    auto answered = hub_->preupload(v->repo, v->revision, files);
+    if (!answered) {
+      FsError e = fromHubError(answered.error(), "preupload");
+      return fail(e.kind, e.message);
+    }
+    modes = std::move(*answered);
+  }
+
+  hub::CommitRequest request;
+  std::string commit_id = randomHex(16);
+  request.description = std::string(kCommitIdLabel) + commit_id;
+  request.parent_commit = parent;
+  std::size_t changed = 0;
+  for (const auto& p : plan) {  // deletions first: a folder may be replaced by a file
+    if (p.kind == Planned::Kind::kDeleteFile || p.kind == Planned::Kind::kDeleteFolder) {
+      hub::CommitOperation op;
+      op.kind = p.kind == Planned::Kind::kDeleteFile ? hub::CommitOperation::Kind::kDeletedFile
+                                                     : hub::CommitOperation::Kind::kDeletedFolder;
+      op.path = p.path;
+      request.operations.push_back(std::move(op));
+      ++changed;
+    }
+  }
+  std::size_t next_mode = 0;
+  for (const auto& p : plan) {
+    hub::CommitOperation op;
+    op.path = p.path;
+    if (p.kind == Planned::Kind::kStaged) {
+      const hub::PreuploadAnswer& mode = modes.at(next_mode++);
+      if (mode.should_ignore) {
+        spdlog::info("{}: the repository ignores {} (.gitignore); not committed", v->key, p.path);
+        continue;
+      }
+      if (mode.mode == hub::UploadMode::kLfs) {
+        auto sent = hub_->uploadLfs(v->repo, v->revision, *p.frozen.sha256, p.frozen.size,
+                                    p.frozen.blob->path().string());
+        if (!sent) {
+          FsError e = fromHubError(sent.error(), "uploading " + p.path);
+          return fail(e.kind, e.message);
+        }
+        op.kind = hub::CommitOperation::Kind::kLfsFile;
+        op.sha256 = *p.frozen.sha256;
+        op.size = p.frozen.size;
+      } else {
+        auto content = readAll(p.frozen.blob->fd(), p.frozen.size, p.frozen.blob->path());
+        if (!content) {
+          return fail(FsErrorKind::kIo, content.error().message);
+        }
+        op.kind = hub::CommitOperation::Kind::kFile;
+        op.content = std::move(*content);
+      }
+    } else if (p.kind == Planned::Kind::kMoved) {
+      const RemoteContent& r = *p.remote;
+      if (!r.lfs_sha256.empty()) {
+        // Already stored on the Hub: the new path references it, nothing is uploaded again.
+        op.kind = hub::CommitOperation::Kind::kLfsFile;
+        op.sha256 = r.lfs_sha256;
+        op.size = r.size;
+      } else {
+        std::string content(r.size, '\0');
+        ReadState state;
+        FileRef ref{v->repo, r.commit, r.path, r.contentId(), r.size};
+        auto got = r.size == 0 ? hub::HubResult<std::size_t>(std::size_t{0})
+                               : engine_->read(ref, 0, std::span<char>(content), &state);
+        if (!got || *got != r.size) {
+          return fail(FsErrorKind::kIo, "cannot read " + r.path + " to move it to " + p.path);
+        }
+        op.kind = hub::CommitOperation::Kind::kFile;
+        op.content = std::move(content);
+      }
+    } else {
+      continue;
+    }
+    request.operations.push_back(std::move(op));
+    ++changed;
+  }
+  if (summary.empty()) {
+    summary = !options_.commit_message.empty()
+                  ? options_.commit_message
+                  : "Update " + std::to_string(changed) + (changed == 1 ? " file" : " files") +
+                        " with hf-mount";
+  }
+  request.summary = summary;
+
+  std::string landed;
+  for (int attempt = 0; attempt < 4 && landed.empty(); ++attempt) {
+    auto done = hub_->commit(v->repo, v->revision, request);
+    if (done) {
+      landed = done->commit;
+      break;
+    }
+    const hub::HubError& e = done.error();
+    if (e.kind == hub::HubErrorKind::kConflict) {
+      // The branch moved. Ours goes on top only if nobody touched our paths meanwhile.
+      auto head = hub_->revision(v->repo, v->revision);
+      if (!head) {
+        FsError fe = fromHubError(head.error(), "resolving " + v->revision);
+        return fail(fe.kind, fe.message);
+      }
+      std::vector<std::string> paths;
+      for (const auto& op : request.operations) {
+        paths.push_back(op.path);
+      }
+      auto before = hub_->pathsInfo(v->repo, request.parent_commit, paths);
+      auto after = hub_->pathsInfo(v->repo, head->commit, paths);
+      if (!before || !after) {
+        return fail(FsErrorKind::kIo, "could not compare the branch with ours after it moved");
+      }
+      std::map<std::string, std::string> was;
+      for (const auto& t : *before) {
+        was[t.path] = t.oid;
+      }
+      bool clash = before->size() != after->size();
+      for (const auto& t : *after) {
+        auto it = was.find(t.path);
+        clash = clash || it == was.end() || it->second != t.oid;
+      }
+      if (clash) {
+        return fail(FsErrorKind::kIo, "conflict: " + v->revision + " moved to " + head->commit +
+                                          " and changed some of the same paths; nothing was "
+                                          "overwritten, resolve it and fsync again");
+      }
+      request.parent_commit = head->commit;
+      continue;
+    }
+    if (e.kind == hub::HubErrorKind::kNetwork || e.kind == hub::HubErrorKind::kTimeout ||
+        e.kind == hub::HubErrorKind::kServerError) {
+      // The answer may be lost while the commit landed: look for our id before deciding.
+      auto recent = hub_->listCommits(v->repo, v->revision, kRecentCommits);
+      if (recent) {
+        for (const auto& c : *recent) {
+          if (c.message.find(commit_id) != std::string::npos ||
+              c.title.find(commit_id) != std::string::npos) {
+            landed = c.id;
+            break;
+          }
+        }
+      }
+      if (landed.empty()) {
+        FsError fe = fromHubError(e, "commit");
+        return fail(fe.kind, fe.message);
+      }
+      break;
+    }
+    FsError fe = fromHubError(e, "commit");
+    return fail(fe.kind, fe.message);
+  }
+  if (landed.empty()) {
+    return fail(FsErrorKind::kIo, "the branch kept moving; giving up for now");
+  }
+
+  // Show the new commit and drop what it carried, in one step, so nothing flickers.
+  auto next = loadSnapshot(v->repo, landed, std::nullopt);
+  std::vector<std::string> touched;
+  {
+    std::lock_guard lock(v->mu);
+    WriteState& ws = *v->writes;
+    if (next) {
+      v->current = *next;
+      v->checked = std::chrono::steady_clock::now();
+    }
+    const Snapshot* base = next ? next->get() : nullptr;
+    auto& changes = ws.overlay.mutableChanges();
+    for (const auto& p : plan) {
+      touched.push_back(p.path);
+      auto it = changes.find(p.path);
+      switch (p.kind) {
+        case Planned::Kind::kStaged:
+          if (it != changes.end() && it->second.staged == p.staged &&
+              !p.staged->changedSince(p.frozen.generation)) {
+            p.staged->discard();
+            changes.erase(it);
+          } else if (it == changes.end()) {
+            ws.overlay.remove(base, p.path);  // renamed or removed during the upload
+          }
+          break;
+        case Planned::Kind::kMoved:
+          if (it != changes.end() && !it->second.staged && it->second.remote &&
+              it->second.remote->commit == p.remote->commit &&
+              it->second.remote->path == p.remote->path) {
+            changes.erase(it);
+          }
+          break;
+        case Planned::Kind::kDeleteFile:
+        case Planned::Kind::kDeleteFolder:
+          if (it != changes.end() && it->second.kind == Change::Kind::kDeleted) {
+            changes.erase(it);
+          } else if (it != changes.end() && it->second.kind == Change::Kind::kDir) {
+            it->second.hides_base = false;
+          }
+          break;
+      }
+    }
+    ws.base_commit = landed;
+    ws.last_commit = landed;
+    ws.last_error.reset();
+    if (ws.message == summary) {
+      ws.message.clear();
+    }
+  }
+  spdlog::info("{}: committed {} ({} changes)", v->key, landed, changed);
+  if (auto ok = persist(*v, touched); !ok) {
+    return finish(ok.error());
+  }
+  return finish(std::nullopt);
+}
+
+FsResult<void> Filesystem::waitForCommit(View& v, std::shared_ptr<StagedFile> forced) {
+  std::unique_lock lock(v.mu);
+  WriteState& ws = *v.writes;
+  if (forced) {
+    ws.forced.insert(std::move(forced));
+  }
+  // A round already running froze its content before this call: wait for the next one.
+  std::uint64_t target = ws.rounds_started + 1;
+  ws.rounds_wanted = std::max(ws.rounds_wanted, target);
+  committer_cv_.notify_all();
+  ws.done_cv.wait(lock, [&] { return ws.rounds_done >= target; });
+  if (ws.last_failed_round >= target) {
+    return common::Unexpected<FsError>(
+        ws.last_error.value_or(FsError{FsErrorKind::kIo, v.key + ": commit failed"}));
+  }
+  return {};
+}
+
+bool Filesystem::commitAll(std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  bool ok = true;
+  for (const auto& v : writableViews()) {
+    std::unique_lock lock(v->mu);
+    if (!v->writes || v->writes->overlay.empty()) {
+      continue;
+    }
+    WriteState& ws = *v->writes;
+    for (const auto& [path, change] : ws.overlay.changes()) {
+      if (change.staged) {
+        ws.forced.insert(change.staged);
+      }
+    }
+    std::uint64_t target = ws.rounds_started + 1;
+    ws.rounds_wanted = std::max(ws.rounds_wanted, target);
+    committer_cv_.notify_all();
+    if (!ws.done_cv.wait_until(lock, deadline, [&] { return ws.rounds_done >= target; })) {
+      spdlog::warn("{}: pending changes not committed in time; the next mount commits them",
+                   v->key);
+      ok = false;
+    } else if (ws.last_failed_round >= target) {
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+std::vector<PendingInfo> Filesystem::pending() const {
+  std::vector<PendingInfo> out;
+  for (const auto& v : writableViews()) {
+    std::lock_guard lock(v->mu);
+    if (!v->writes) {
+      continue;
+    }
+    PendingInfo info;
+    info.view = v->key;
+    for (const auto& [path, change] : v->writes->overlay.changes()) {
+      if (change.kind != Change::Kind::kDir || change.hides_base) {
+        ++info.changes;
+      }
+    }
+    info.last_commit = v->writes->last_commit;
+    info.last_error = v->writes->last_error ? v->writes->last_error->message : "";
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace hfm::fs

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The new content of one changed file, kept in a staging file on local disk until a commit
+// carrying it is confirmed (DESIGN.md §6). Handles, the overlay and the committer share one
+// StagedFile; renames move it between paths without touching its bytes.
+//
+// Freezing: a commit uploads the content as it was when the commit started. freeze() hands the
+// committer the current file; the first write after that copies the file (copy on write), so
+// the upload keeps reading the frozen bytes while the writer goes on.
+//
+// The SHA-256 (LFS needs it before uploading) is computed while the file is written from its
+// start onwards; any other write pattern leaves it unknown and the committer hashes the file.
+//
+// Thread-safe: every method locks the object.
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "common/file_util.h"
+#include "common/hash.h"
+#include "common/result.h"
+
+namespace hfm::fs {
+
+// A staging file on disk. Removed when the last owner lets go, if it was marked discardable;
+// otherwise it stays for the next mount (a crash or an unmount with changes still pending).
+class StagingBlob {
+ public:
+  StagingBlob(std::filesystem::path path, common::UniqueFd fd)
+      : path_(std::move(path)), fd_(std::move(fd)) {}
+  ~StagingBlob();
+  StagingBlob(const StagingBlob&) = delete;
+  StagingBlob& operator=(const StagingBlob&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  int fd() const { return fd_.get(); }
+  void discard() { discard_.store(true); }
+
+ private:
+  std::filesystem::path path_;
+  common::UniqueFd fd_;
+  std::atomic<bool> discard_{false};
+};
+
+// What the committer uploads: the bytes as they were when the commit started.
+struct FrozenContent {
+  std::shared_ptr<StagingBlob> blob;
+  std::uint64_t size = 0;
+  std::optional<std::string> sha256;  // known when the file was written sequentially
+  std::uint64_t generation = 0;
+};
+
+class StagedFile {
+ public:
+  // An empty file named `name` in `dir`.
+  static common::Result<std::shared_ptr<StagedFile>> create(const std::filesystem::path& dir,
+                                                            const std::string& name);
+  // An existing staging file found in the journal after a restart.
+  static common::Result<std::shared_ptr<StagedFile>> reopen(const std::filesystem::path& dir,
+                                                            const std::string& name,
+                                                            std::optional<std::string> sha256);
+
+  common::Result<std::size_t> read(std::uint64_t offset, std::span<char> out) const;
+  common::Status write(std::uint64_t offset, std::span<const char> data);
+  common::Status truncate(std::uint64_t size);
+  // Makes the bytes durable (fdatasync).
+  common::Status sync() const;
+
+  FrozenContent freeze();
+  // Whether anything changed since the freeze that produced `generation`.
+  bool changedSince(std::uint64_t generation) const;
+  // Marks the current file for removal once nobody uses it (the change is gone or committed).
+  void discard();
+
+  std::uint64_t size() const;
+  std::uint64_t generation() const;
+  std::string name() const;  // the current file's name inside the staging folder
+  std::optional<std::string> knownSha256() const;
+
+  // Handles open for writing; a file with writers is not committed unless it is being fsynced.
+  void addWriter();
+  void removeWriter();
+  unsigned writers() const;
+
+ private:
+  StagedFile(std::filesystem::path dir, std::shared_ptr<StagingBlob> blob, std::uint64_t size);
+  // Requires mu_. Gives the writer a private copy when the current file is frozen.
+  common::Status unfreezeLocked();
+  std::optional<std::string> shaLocked() const;
+
+  const std::filesystem::path dir_;
+  mutable std::mutex mu_;
+  std::shared_ptr<StagingBlob> blob_;  // guarded by mu_
+  std::uint64_t size_ = 0;             // guarded by mu_
+  std::uint64_t generation_ = 1;       // guarded by mu_
+  bool frozen_ = false;                // guarded by mu_
+  unsigned copies_ = 0;                // guarded by mu_: names the copy-on-write files
+  // Streaming hash of bytes [0, hashed_until_); unusable once a write lands elsewhere.
+  common::Digest digest_{common::Digest::Algorithm::kSha256};  // guarded by mu_
+  std::uint64_t hashed_until_ = 0;                             // guarded by mu_
+  bool hash_valid_ = true;                                     // guarded by mu_
+  std::optional<std::string> known_sha256_;  // guarded by mu_: from the journal after a restart
+  unsigned writers_ = 0;                     // guarded by mu_
+};
+
+}  // namespace hfm::fs
