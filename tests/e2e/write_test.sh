@@ -152,6 +152,16 @@ expect "folder made and removed" "$(errno_of "os.stat('$R/emptydir')")" "ENOENT"
 expect "file in a new folder" "$(cat "$R/keptdir/k.txt")" "kept"
 expect "file written before unmount" "$(cat "$R/late.txt")" "written just before unmount"
 expect "mv of the LFS-free README made no upload" "$(sum "$R/README2.md")" "$(sum "$W/seed/README.md")"
+HUBJS="$(dirname "$0")/../integration/hubjs"
+if command -v node >/dev/null && [ -d "$HUBJS/node_modules/@huggingface/hub" ]; then
+  if out=$(timeout 300 node "$HUBJS/verify_tree.mjs" "$HUBD_URL" "$TOKEN" "$REPO" "$HEAD" "$W/src" 2>&1); then
+    ok "@huggingface/hub lists and downloads the committed files: ${out##*$'\n'}"
+  else
+    nok "@huggingface/hub" "$out"
+  fi
+else
+  nok "@huggingface/hub" "node or tests/integration/hubjs/node_modules missing (scripts/install-deps.sh)"
+fi
 expect "read-only mount refuses writes" "$(errno_of "open('$R/x', 'w')")" "EROFS"
 unmount_hf "$W/ro" "$MOUNT_PID"
 
