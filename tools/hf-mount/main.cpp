@@ -62,6 +62,8 @@ struct MountArgs {
   double commit_delay = 5;
   std::string commit_message;
   unsigned commit_wait = 3600;
+  std::vector<std::string> ignore;
+  bool no_default_ignore = false;
   bool foreground = false;
   bool allow_other = false;
   std::string log_level = "info";
@@ -167,6 +169,10 @@ int runMount(const MountArgs& args, int ready_fd) {
   fs_options.commit_delay =
       std::chrono::milliseconds(static_cast<std::int64_t>(args.commit_delay * 1000));
   fs_options.commit_message = args.commit_message;
+  if (args.no_default_ignore) {
+    fs_options.ignore.clear();
+  }
+  fs_options.ignore.insert(fs_options.ignore.end(), args.ignore.begin(), args.ignore.end());
   if (!args.repo.empty()) {
     std::string spec = args.repo;
     auto at = spec.find('@');
@@ -698,6 +704,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   mount->add_option("--commit-message", m.commit_message,
                     "Summary of each commit (default: names the number of files)");
+  mount->add_option("--ignore", m.ignore,
+                    "Never commit names matching this shell pattern (or path prefix ending in /); "
+                    "repeatable, added to the defaults");
+  mount->add_flag("--no-default-ignore", m.no_default_ignore,
+                  "Drop the default ignore list (*.swp, *~, .#*, 4913, *.incomplete, "
+                  ".cache/huggingface/)");
   mount->add_option("--commit-wait", m.commit_wait,
                     "Seconds the daemon keeps committing after an unmount")
       ->capture_default_str();
