@@ -578,7 +578,8 @@ std::vector<PendingInfo> Filesystem::pending() const {
     PendingInfo info;
     info.view = v->key;
     for (const auto& [path, change] : v->writes->overlay.changes()) {
-      if (change.kind != Change::Kind::kDir || change.hides_base) {
+      // Local folders and ignored names stay local: they are never waiting for a commit.
+      if ((change.kind != Change::Kind::kDir || change.hides_base) && !ignored(path)) {
         ++info.changes;
       }
     }
