@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <mutex>
 #include <semaphore>
 
@@ -29,6 +30,8 @@ struct TransferState {
   bool bad_reply = false;
   bool canceled = false;
   bool stalled = false;
+  bool source_failed = false;
+  std::uint64_t body_offset = 0;  // next byte of request->body_source to send
   Clock::time_point last_progress;
   curl_off_t last_down = -1;
   curl_off_t last_up = -1;
@@ -127,6 +130,31 @@ size_t writeCallback(char* data, size_t size, size_t count, void* userdata) {
   return length;
 }
 
+size_t readCallback(char* buffer, size_t size, size_t count, void* userdata) {
+  auto& st = *static_cast<TransferState*>(userdata);
+  if (st.request->stop.stop_requested()) {
+    st.canceled = true;
+    return CURL_READFUNC_ABORT;
+  }
+  auto n = st.request->body_source->read(st.body_offset, buffer, size * count);
+  if (!n) {
+    st.source_failed = true;
+    return CURL_READFUNC_ABORT;
+  }
+  st.body_offset += *n;
+  return *n;
+}
+
+int seekCallback(void* userdata, curl_off_t offset, int origin) {
+  auto& st = *static_cast<TransferState*>(userdata);
+  if (origin != SEEK_SET || offset < 0 ||
+      static_cast<std::uint64_t>(offset) > st.request->body_source->size()) {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  st.body_offset = static_cast<std::uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 // Called by libcurl at least once a second, and whenever data moves: the place to notice a
 // cancellation or a transfer that stopped moving.
 int progressCallback(void* userdata, curl_off_t /*dltotal*/, curl_off_t down, curl_off_t /*ultotal*/,
@@ -158,8 +186,12 @@ TransferOutcome classify(CURLcode code, const TransferState& st) {
       }
       return st.handler_aborted ? TransferOutcome::kAbortedByHandler : TransferOutcome::kBroken;
     case CURLE_ABORTED_BY_CALLBACK:
+    case CURLE_READ_ERROR:
       if (st.canceled) {
         return TransferOutcome::kCanceled;
+      }
+      if (st.source_failed) {
+        return TransferOutcome::kBodySourceFailed;
       }
       return st.stalled ? TransferOutcome::kTimedOut : TransferOutcome::kBroken;
     case CURLE_OPERATION_TIMEDOUT:
@@ -330,6 +362,12 @@ TransferResult CurlTransport::perform(const HttpRequest& request, ResponseHandle
     return result;
   }
 
+  const bool is_put = request.method == "PUT";
+  if (is_put && request.body_source == nullptr) {
+    result.outcome = TransferOutcome::kFailed;
+    result.error = "PUT without a body source";
+    return result;
+  }
   auto handle = impl_->takeHandle();
   if (!handle) {
     result.outcome = TransferOutcome::kFailed;
@@ -360,11 +398,20 @@ TransferResult CurlTransport::perform(const HttpRequest& request, ResponseHandle
   if (request.method == "POST") {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, request.body.data());
+  } else if (is_put) {
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+                     static_cast<curl_off_t>(request.body_source->size()));
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, readCallback);
+    curl_easy_setopt(e, CURLOPT_READDATA, &st);
+    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seekCallback);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, &st);
   } else {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, request.accept_compressed ? "" : nullptr);
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, request.is_fresh_connection ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(std::max<std::int64_t>(1, request.connect_timeout.count())));
   // libcurl's own stall check has whole-second resolution; progressCallback is the precise one.
@@ -377,8 +424,16 @@ TransferResult CurlTransport::perform(const HttpRequest& request, ResponseHandle
   curl_easy_setopt(e, CURLOPT_XFERINFODATA, &st);
 
   CURLcode code = curl_easy_perform(e);
+  long request_bytes = 0;
+  curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &request_bytes);
 
   // The handle must not keep pointers to this call's state.
+  if (is_put) {
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 0L);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(-1));
+    curl_easy_setopt(e, CURLOPT_READDATA, nullptr);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, nullptr);
+  }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, nullptr);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, nullptr);
@@ -387,6 +442,7 @@ TransferResult CurlTransport::perform(const HttpRequest& request, ResponseHandle
 
   result.status = st.status;
   result.outcome = classify(code, st);
+  result.request_sent = request_bytes > 0 || st.status != 0;
   if (result.outcome != TransferOutcome::kComplete) {
     result.error = handle->error[0] != '\0' ? std::string(handle->error.data())
                                             : std::string(curl_easy_strerror(code));
@@ -394,6 +450,8 @@ TransferResult CurlTransport::perform(const HttpRequest& request, ResponseHandle
       result.error = "no progress for " + std::to_string(request.stall_timeout.count()) + " ms";
     } else if (st.canceled) {
       result.error = "canceled";
+    } else if (st.source_failed) {
+      result.error = "the request body could not be read";
     }
   }
   impl_->returnHandle(std::move(handle));

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -38,12 +39,28 @@ class HttpHeaders {
   std::vector<std::pair<std::string, std::string>> items_;
 };
 
+// A PUT body produced piece by piece (an upload streamed from a file). libcurl may rewind it (a
+// reused connection that turned out dead is retried), hence reads by offset.
+// Not thread-safe: one exchange at a time reads it.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  virtual std::uint64_t size() const = 0;
+  // Copies up to `max` bytes from byte `offset` of the body to `out`: how many (0 only at the
+  // end), or nullopt when the data cannot be read (the exchange is aborted).
+  virtual std::optional<std::size_t> read(std::uint64_t offset, char* out, std::size_t max) = 0;
+};
+
 struct HttpRequest {
-  std::string_view method = "GET";  // "GET" or "POST"
+  std::string_view method = "GET";  // "GET", "POST" or "PUT"
   std::string url;
   std::vector<std::string> headers;  // complete "Name: value" lines
   std::string_view body;             // POST body; must outlive perform()
+  BodySource* body_source = nullptr;  // PUT body (Content-Length is its size); must outlive perform()
   bool accept_compressed = false;    // only for JSON: ranged reads must see raw bytes
+  // A new connection, not a kept-alive one: libcurl silently sends a request again when a reused
+  // connection closes before any answer, which must not happen to a request that changes state.
+  bool is_fresh_connection = false;
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds stall_timeout{30000};
   std::stop_token stop;
@@ -68,12 +85,16 @@ enum class TransferOutcome {
   kBroken,             // the connection failed mid-exchange (reset, short body, ...)
   kBadReply,           // not HTTP, or a malformed response
   kFailed,             // will not work on retry (TLS verification, unsupported URL, ...)
+  kBodySourceFailed,   // the BodySource could not be read
 };
 
 struct TransferResult {
   TransferOutcome outcome = TransferOutcome::kFailed;
   int status = 0;       // 0 when no status line arrived
   std::string error;    // libcurl's explanation, empty on kComplete
+  // Whether any byte of the request was written to a connection, i.e. the server may have acted
+  // on it. False for a connection that could not be established.
+  bool request_sent = false;
 };
 
 class CurlTransport {

@@ -93,6 +93,15 @@ std::string repoApiBase(std::string_view endpoint, const common::RepoId& repo) {
   return url;
 }
 
+// {endpoint}/{prefix}{ns}/{name}: the base of the "web" routes (resolve, .git/...).
+std::string repoWebBase(std::string_view endpoint, const common::RepoId& repo) {
+  std::string url(endpoint);
+  url += '/';
+  url += common::repoTypeUrlPrefix(repo.type);
+  url += repoPath(repo);
+  return url;
+}
+
 std::optional<std::int64_t> parseAmzDate(std::string_view text) {
   // YYYYMMDDTHHMMSSZ
   if (text.size() != 16 || text[8] != 'T' || text[15] != 'Z') {
@@ -472,14 +481,29 @@ std::string pathsInfoUrl(std::string_view endpoint, const common::RepoId& repo,
   return repoApiBase(endpoint, repo) + "/paths-info/" + quoteRevision(revision);
 }
 
+std::string preuploadUrl(std::string_view endpoint, const common::RepoId& repo,
+                         std::string_view revision) {
+  return repoApiBase(endpoint, repo) + "/preupload/" + quoteRevision(revision);
+}
+
+std::string commitUrl(std::string_view endpoint, const common::RepoId& repo,
+                      std::string_view revision) {
+  return repoApiBase(endpoint, repo) + "/commit/" + quoteRevision(revision);
+}
+
+std::string commitsUrl(std::string_view endpoint, const common::RepoId& repo,
+                       std::string_view revision, std::size_t limit) {
+  return repoApiBase(endpoint, repo) + "/commits/" + quoteRevision(revision) +
+         "?limit=" + std::to_string(limit);
+}
+
 std::string resolveUrl(std::string_view endpoint, const common::RepoId& repo,
                        std::string_view revision, std::string_view path) {
-  std::string url(endpoint);
-  url += '/';
-  url += common::repoTypeUrlPrefix(repo.type);
-  url += repoPath(repo);
-  url += "/resolve/" + quoteRevision(revision) + "/" + quotePath(path);
-  return url;
+  return repoWebBase(endpoint, repo) + "/resolve/" + quoteRevision(revision) + "/" + quotePath(path);
+}
+
+std::string lfsBatchUrl(std::string_view endpoint, const common::RepoId& repo) {
+  return repoWebBase(endpoint, repo) + ".git/info/lfs/objects/batch";
 }
 
 std::string repoListUrl(std::string_view endpoint, common::RepoType type, std::string_view author,

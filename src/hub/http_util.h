@@ -92,6 +92,14 @@ std::string pathsInfoUrl(std::string_view endpoint, const common::RepoId& repo,
                          std::string_view revision);
 std::string resolveUrl(std::string_view endpoint, const common::RepoId& repo,
                        std::string_view revision, std::string_view path);
+std::string preuploadUrl(std::string_view endpoint, const common::RepoId& repo,
+                         std::string_view revision);
+std::string commitUrl(std::string_view endpoint, const common::RepoId& repo,
+                      std::string_view revision);
+std::string commitsUrl(std::string_view endpoint, const common::RepoId& repo,
+                       std::string_view revision, std::size_t limit);
+// {endpoint}/{prefix}{ns}/{name}.git/info/lfs/objects/batch
+std::string lfsBatchUrl(std::string_view endpoint, const common::RepoId& repo);
 std::string repoListUrl(std::string_view endpoint, common::RepoType type, std::string_view author,
                         std::size_t limit);
 std::string whoamiUrl(std::string_view endpoint);

@@ -2,7 +2,6 @@
 #include "hub/hub_client.h"
 
 #include <algorithm>
-#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -14,22 +13,94 @@
 #include "common/hex.h"
 #include "common/repo_path.h"
 #include "common/url.h"
-#include "hub/curl_transport.h"
-#include "hub/http_util.h"
+#include "hub/hub_client_impl.h"
 #include "hub/hub_json.h"
-#include "hub/signed_url_cache.h"
 
 namespace hfm::hub {
+namespace detail {
+
+bool BufferingHandler::onHeaders(int status, const HttpHeaders& headers) {
+  status_ = status;
+  headers_ = headers;
+  body_.clear();
+  return true;
+}
+
+bool BufferingHandler::onBody(const char* data, std::size_t size) {
+  if (is2xx(status_)) {
+    if (body_.size() + size > kMaxApiBodyBytes) {
+      too_large_ = true;
+      return false;
+    }
+    body_.append(data, size);
+  } else if (body_.size() < kMaxErrorBodyBytes) {
+    body_.append(data, std::min(size, kMaxErrorBodyBytes - body_.size()));
+  }
+  return true;
+}
+
+AttemptFailure transportFailure(const TransferResult& result, const std::string& context) {
+  AttemptFailure f;
+  f.error.http_status = result.status;
+  f.error.message = context + ": " + result.error;
+  switch (result.outcome) {
+    case TransferOutcome::kCanceled:
+      f.error.kind = HubErrorKind::kCanceled;
+      break;
+    case TransferOutcome::kTimedOut:
+      f.error.kind = HubErrorKind::kTimeout;
+      f.retryable = true;
+      break;
+    case TransferOutcome::kConnectFailed:
+    case TransferOutcome::kBroken:
+      f.error.kind = HubErrorKind::kNetwork;
+      f.retryable = true;
+      break;
+    case TransferOutcome::kBadReply:
+    case TransferOutcome::kAbortedByHandler:
+      f.error.kind = HubErrorKind::kBadResponse;
+      break;
+    case TransferOutcome::kBodySourceFailed:
+      f.error.kind = HubErrorKind::kLocalIo;
+      break;
+    case TransferOutcome::kFailed:
+    case TransferOutcome::kComplete:
+      f.error.kind = HubErrorKind::kNetwork;
+      break;
+  }
+  return f;
+}
+
+AttemptFailure statusFailure(int status, const HttpHeaders& headers, const std::string& body,
+                             const std::string& context) {
+  std::string message = headers.get("x-error-message");
+  if (message.empty()) {
+    message = detail::errorMessageFromBody(body);
+  }
+  AttemptFailure f;
+  f.error = detail::errorFromStatus(status, headers.get("x-error-code"), message, context);
+  f.retryable = detail::isRetryableStatus(status);
+  if (auto after = detail::parseRetryAfter(headers.get("retry-after"))) {
+    f.retry_after = std::chrono::duration_cast<std::chrono::milliseconds>(*after);
+  }
+  return f;
+}
+
+}  // namespace detail
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using detail::AttemptFailure;
+using detail::ApiResponse;
+using detail::Clock;
 using detail::HttpHeaders;
+using detail::is2xx;
+using detail::isRedirect;
+using detail::kMaxErrorBodyBytes;
 using detail::TransferOutcome;
 using detail::TransferResult;
 
-constexpr std::size_t kMaxApiBodyBytes = 64u << 20;  // a 1000-entry tree page is ~0.3 MB
-constexpr std::size_t kMaxErrorBodyBytes = 64u << 10;
 constexpr int kMaxRedirects = 10;
 constexpr std::size_t kPathsInfoBatch = 500;  // huggingface_hub's batch; the Hub refuses ~1000
 constexpr std::size_t kRepoListPageLimit = 1000;
@@ -58,11 +129,6 @@ void logWarn(const std::string& message) {
   }
 }
 
-bool is2xx(int status) { return status >= 200 && status < 300; }
-bool isRedirect(int status) {
-  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
 double unitRandom() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
@@ -78,40 +144,6 @@ bool sleepUnlessStopped(milliseconds delay, const std::stop_token& stop) {
   }
   return !stop.stop_requested();
 }
-
-// Buffers a response: the body of a 2xx up to a limit (beyond it the exchange is aborted), and
-// the first bytes of any other body for the error message.
-class BufferingHandler final : public detail::ResponseHandler {
- public:
-  bool onHeaders(int status, const HttpHeaders& headers) override {
-    status_ = status;
-    headers_ = headers;
-    body_.clear();
-    return true;
-  }
-  bool onBody(const char* data, std::size_t size) override {
-    if (is2xx(status_)) {
-      if (body_.size() + size > kMaxApiBodyBytes) {
-        too_large_ = true;
-        return false;
-      }
-      body_.append(data, size);
-    } else if (body_.size() < kMaxErrorBodyBytes) {
-      body_.append(data, std::min(size, kMaxErrorBodyBytes - body_.size()));
-    }
-    return true;
-  }
-  int status() const { return status_; }
-  const HttpHeaders& headers() const { return headers_; }
-  std::string& body() { return body_; }
-  bool tooLarge() const { return too_large_; }
-
- private:
-  int status_ = 0;
-  HttpHeaders headers_;
-  std::string body_;
-  bool too_large_ = false;
-};
 
 // Receives one attempt of a ranged read straight into the caller's buffer, checking that the
 // server answers the range that was asked for. `out` starts at byte `first` of the file.
@@ -249,300 +281,201 @@ class RangeHandler final : public detail::ResponseHandler {
   std::string failure_;
 };
 
-// Why an attempt failed, and whether another attempt may help.
-struct AttemptFailure {
-  HubError error;
-  bool retryable = false;
-  std::optional<milliseconds> retry_after;
-};
-
-AttemptFailure transportFailure(const TransferResult& result, const std::string& context) {
-  AttemptFailure f;
-  f.error.http_status = result.status;
-  f.error.message = context + ": " + result.error;
-  switch (result.outcome) {
-    case TransferOutcome::kCanceled:
-      f.error.kind = HubErrorKind::kCanceled;
-      break;
-    case TransferOutcome::kTimedOut:
-      f.error.kind = HubErrorKind::kTimeout;
-      f.retryable = true;
-      break;
-    case TransferOutcome::kConnectFailed:
-    case TransferOutcome::kBroken:
-      f.error.kind = HubErrorKind::kNetwork;
-      f.retryable = true;
-      break;
-    case TransferOutcome::kBadReply:
-    case TransferOutcome::kAbortedByHandler:
-      f.error.kind = HubErrorKind::kBadResponse;
-      break;
-    case TransferOutcome::kFailed:
-    case TransferOutcome::kComplete:
-      f.error.kind = HubErrorKind::kNetwork;
-      break;
-  }
-  return f;
-}
-
-AttemptFailure statusFailure(int status, const HttpHeaders& headers, const std::string& body,
-                             const std::string& context) {
-  std::string message = headers.get("x-error-message");
-  if (message.empty()) {
-    message = detail::errorMessageFromBody(body);
-  }
-  AttemptFailure f;
-  f.error = detail::errorFromStatus(status, headers.get("x-error-code"), message, context);
-  f.retryable = detail::isRetryableStatus(status);
-  if (auto after = detail::parseRetryAfter(headers.get("retry-after"))) {
-    f.retry_after = std::chrono::duration_cast<milliseconds>(*after);
-  }
-  return f;
-}
-
-struct ApiResponse {
-  int status = 0;
-  HttpHeaders headers;
-  std::string body;
-  std::string url;  // after redirects
-};
-
 }  // namespace
 
-struct HubClient::Impl {
-  Impl(HubOptions opts, detail::Origin origin, std::unique_ptr<detail::CurlTransport> t)
-      : options(std::move(opts)),
-        endpoint_origin(std::move(origin)),
-        transport(std::move(t)),
-        cdn_urls(options.cdn_url_cache_entries) {}
+// ---- HubClientImpl plumbing -----------------------------------------------------------------
 
-  // ---- plumbing ---------------------------------------------------------------------------
+bool detail::HubClientImpl::isEndpointOrigin(std::string_view url) const {
+  auto origin = detail::parseOrigin(url);
+  return origin && *origin == endpoint_origin;
+}
 
-  bool isEndpointOrigin(std::string_view url) const {
-    auto origin = detail::parseOrigin(url);
-    return origin && *origin == endpoint_origin;
+std::string detail::HubClientImpl::context(std::string_view method, std::string_view url) const {
+  return std::string(method) + " " + detail::describeUrl(url, options.endpoint);
+}
+
+common::Unexpected<HubError> detail::HubClientImpl::fail(HubError error) {
+  errors.fetch_add(1, std::memory_order_relaxed);
+  if (options.token && !options.token->empty()) {
+    const std::string& token = *options.token;
+    for (auto pos = error.message.find(token); pos != std::string::npos;
+         pos = error.message.find(token, pos)) {
+      error.message.replace(pos, token.size(), "[token]");
+    }
   }
+  HFM_HUB_LOG_DEBUG("{} ({})", error.message, toString(error.kind));
+  return common::Unexpected<HubError>(std::move(error));
+}
 
-  std::string context(std::string_view method, std::string_view url) const {
-    return std::string(method) + " " + detail::describeUrl(url, options.endpoint);
+common::Unexpected<HubError> detail::HubClientImpl::failBad(const std::string& context_text,
+                                                      const std::string& reason) {
+  std::string message = context_text + ": " + reason;
+  logWarn("rejected a response: " + message);
+  return fail(HubError{HubErrorKind::kBadResponse, 0, std::move(message), false});
+}
+
+common::Unexpected<HubError> detail::HubClientImpl::failInvalid(std::string message) {
+  return fail(HubError{HubErrorKind::kInvalidArgument, 0, std::move(message), false});
+}
+
+TransferResult detail::HubClientImpl::send(std::string_view method, const std::string& url,
+                                     std::vector<std::string> headers, std::string_view body,
+                                     std::string_view content_type, bool compressed,
+                                     Clock::time_point deadline, const std::stop_token& stop,
+                                     detail::ResponseHandler& handler, detail::BodySource* source,
+                                     bool is_fresh_connection) {
+  detail::HttpRequest request;
+  request.method = method;
+  request.url = url;
+  request.headers = std::move(headers);
+  if (options.token && isEndpointOrigin(url)) {
+    request.headers.push_back("Authorization: Bearer " + *options.token);
   }
+  if (method == "POST" || method == "PUT") {
+    request.headers.emplace_back("Expect:");  // no 100-continue round trip
+  }
+  if (method == "POST") {
+    request.headers.push_back("Content-Type: " + std::string(content_type));
+    request.body = body;
+  }
+  if (method == "PUT") {
+    request.body_source = source;
+  }
+  request.accept_compressed = compressed;
+  request.is_fresh_connection = is_fresh_connection;
+  // The deadline bounds waiting: an attempt that starts late gets short connect and stall
+  // limits, but a transfer that keeps moving is never cut.
+  auto remaining = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+  request.connect_timeout = std::min(options.connect_timeout, std::max(remaining, kMinAttemptConnect));
+  request.stall_timeout = std::min(options.stall_timeout, std::max(remaining, kMinAttemptStall));
+  request.stop = stop;
+  requests.fetch_add(1, std::memory_order_relaxed);
+  TransferResult result = transport->perform(request, handler);
+  if (result.outcome == TransferOutcome::kComplete && is2xx(result.status)) {
+    std::uint64_t sent = request.body_source != nullptr ? request.body_source->size() : body.size();
+    bytes_uploaded.fetch_add(sent, std::memory_order_relaxed);
+  }
+  return result;
+}
 
-  // Every error leaves through here: counted, and scrubbed of the token should a hostile
-  // server have echoed it back.
-  common::Unexpected<HubError> fail(HubError error) {
-    errors.fetch_add(1, std::memory_order_relaxed);
-    if (options.token && !options.token->empty()) {
-      const std::string& token = *options.token;
-      for (auto pos = error.message.find(token); pos != std::string::npos;
-           pos = error.message.find(token, pos)) {
-        error.message.replace(pos, token.size(), "[token]");
+bool detail::HubClientImpl::waitBeforeRetry(unsigned retry, const AttemptFailure& failure,
+                                      Clock::time_point deadline, const std::stop_token& stop) {
+  milliseconds delay = detail::backoffDelay(retry, failure.retry_after, unitRandom(),
+                                            options.backoff_base, options.backoff_cap);
+  if (Clock::now() + delay >= deadline) {
+    return false;
+  }
+  HFM_HUB_LOG_DEBUG("retry {} in {} ms after: {}", retry + 1, delay.count(), failure.error.message);
+  if (!sleepUnlessStopped(delay, stop)) {
+    return false;
+  }
+  retries.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+HubError detail::HubClientImpl::givenUp(AttemptFailure failure, const std::stop_token& stop,
+                                  unsigned attempts) {
+  if (stop.stop_requested()) {
+    failure.error.kind = HubErrorKind::kCanceled;
+    failure.error.message += " (canceled)";
+  } else if (failure.retryable) {
+    failure.error.message += " (gave up after " + std::to_string(attempts) + " attempt" +
+                             (attempts == 1 ? "" : "s") + " within " +
+                             std::to_string(options.retry_deadline.count()) + " ms)";
+  }
+  return std::move(failure.error);
+}
+
+HubResult<ApiResponse> detail::HubClientImpl::apiCall(std::string_view method, const std::string& url,
+                                                const detail::ApiCallOptions& call) {
+  const std::stop_token& stop = call.stop;
+  auto deadline = Clock::now() + options.retry_deadline;
+  unsigned retry = 0;
+  for (unsigned attempt = 1;; ++attempt) {
+    AttemptFailure failure;
+    std::string current = url;
+    std::string_view current_method = method;
+    std::string_view current_body = call.body;
+    for (int hops = 0;; ++hops) {
+      detail::BufferingHandler handler;
+      TransferResult result = send(current_method, current, call.headers, current_body,
+                                   call.content_type, /*compressed=*/true, deadline, stop, handler,
+                                   call.source, /*is_fresh_connection=*/!call.is_idempotent);
+      if (result.outcome == TransferOutcome::kAbortedByHandler && handler.tooLarge()) {
+        return failBad(context(current_method, current),
+                       "response body larger than " + std::to_string(detail::kMaxApiBodyBytes) +
+                           " bytes");
       }
-    }
-    HFM_HUB_LOG_DEBUG("{} ({})", error.message, toString(error.kind));
-    return common::Unexpected<HubError>(std::move(error));
-  }
-  common::Unexpected<HubError> failBad(const std::string& context_text, const std::string& reason) {
-    std::string message = context_text + ": " + reason;
-    logWarn("rejected a response: " + message);
-    return fail(HubError{HubErrorKind::kBadResponse, 0, std::move(message), false});
-  }
-
-  // One HTTP exchange, no redirects, no retries. The token goes only to the endpoint's origin.
-  TransferResult send(std::string_view method, const std::string& url,
-                      std::vector<std::string> headers, std::string_view body,
-                      std::string_view content_type, bool compressed, Clock::time_point deadline,
-                      const std::stop_token& stop, detail::ResponseHandler& handler) {
-    detail::HttpRequest request;
-    request.method = method;
-    request.url = url;
-    request.headers = std::move(headers);
-    if (options.token && isEndpointOrigin(url)) {
-      request.headers.push_back("Authorization: Bearer " + *options.token);
-    }
-    if (method == "POST") {
-      request.headers.push_back("Content-Type: " + std::string(content_type));
-      request.headers.emplace_back("Expect:");  // no 100-continue round trip
-      request.body = body;
-    }
-    request.accept_compressed = compressed;
-    // The deadline bounds waiting: an attempt that starts late gets short connect and stall
-    // limits, but a transfer that keeps moving is never cut.
-    auto remaining = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-    request.connect_timeout = std::min(options.connect_timeout, std::max(remaining, kMinAttemptConnect));
-    request.stall_timeout = std::min(options.stall_timeout, std::max(remaining, kMinAttemptStall));
-    request.stop = stop;
-    requests.fetch_add(1, std::memory_order_relaxed);
-    return transport->perform(request, handler);
-  }
-
-  // Waits before retry number `retry`; false when the deadline would pass or `stop` fired.
-  bool waitBeforeRetry(unsigned retry, const AttemptFailure& failure, Clock::time_point deadline,
-                       const std::stop_token& stop) {
-    milliseconds delay = detail::backoffDelay(retry, failure.retry_after, unitRandom(),
-                                              options.backoff_base, options.backoff_cap);
-    if (Clock::now() + delay >= deadline) {
-      return false;
-    }
-    HFM_HUB_LOG_DEBUG("retry {} in {} ms after: {}", retry + 1, delay.count(), failure.error.message);
-    if (!sleepUnlessStopped(delay, stop)) {
-      return false;
-    }
-    retries.fetch_add(1, std::memory_order_relaxed);
-    return true;
-  }
-
-  HubError givenUp(AttemptFailure failure, const std::stop_token& stop, unsigned attempts) {
-    if (stop.stop_requested()) {
-      failure.error.kind = HubErrorKind::kCanceled;
-      failure.error.message += " (canceled)";
-    } else if (failure.retryable) {
-      failure.error.message += " (gave up after " + std::to_string(attempts) + " attempt" +
-                               (attempts == 1 ? "" : "s") + " within " +
-                               std::to_string(options.retry_deadline.count()) + " ms)";
-    }
-    return std::move(failure.error);
-  }
-
-  // A JSON API call: follows redirects (the token only to the endpoint), retries transient
-  // failures until the deadline, buffers the 2xx body.
-  HubResult<ApiResponse> apiCall(std::string_view method, const std::string& url,
-                                 std::string_view body = {}, std::string_view content_type = {}) {
-    const std::stop_token stop;  // API calls are not cancelable; readRange is
-    auto deadline = Clock::now() + options.retry_deadline;
-    unsigned retry = 0;
-    for (unsigned attempt = 1;; ++attempt) {
-      AttemptFailure failure;
-      std::string current = url;
-      std::string_view current_method = method;
-      std::string_view current_body = body;
-      for (int hops = 0;; ++hops) {
-        BufferingHandler handler;
-        TransferResult result = send(current_method, current, {}, current_body, content_type,
-                                     /*compressed=*/true, deadline, stop, handler);
-        if (result.outcome == TransferOutcome::kAbortedByHandler && handler.tooLarge()) {
-          return failBad(context(current_method, current),
-                         "response body larger than " + std::to_string(kMaxApiBodyBytes) + " bytes");
-        }
-        if (result.outcome != TransferOutcome::kComplete) {
-          failure = transportFailure(result, context(current_method, current));
-          break;
-        }
-        int status = handler.status();
-        if (is2xx(status)) {
-          bytes_downloaded.fetch_add(handler.body().size(), std::memory_order_relaxed);
-          return ApiResponse{status, handler.headers(), std::move(handler.body()), current};
-        }
-        if (isRedirect(status)) {
-          auto next = followRedirect(current, handler.headers(), hops);
-          if (!next) {
-            return fail(std::move(next).error());
-          }
-          if (status == 303 || ((status == 301 || status == 302) && current_method == "POST")) {
-            current_method = "GET";
-            current_body = {};
-          }
-          current = std::move(*next);
-          continue;
-        }
-        failure = statusFailure(status, handler.headers(), handler.body(), context(current_method, current));
+      if (result.outcome != TransferOutcome::kComplete) {
+        failure = detail::transportFailure(result, context(current_method, current));
+        failure.retryable = failure.retryable && (call.is_idempotent || !result.request_sent);
         break;
       }
-      if (!failure.retryable || !waitBeforeRetry(retry++, failure, deadline, stop)) {
-        return fail(givenUp(std::move(failure), stop, attempt));
+      int status = handler.status();
+      if (is2xx(status)) {
+        bytes_downloaded.fetch_add(handler.body().size(), std::memory_order_relaxed);
+        return ApiResponse{status, handler.headers(), std::move(handler.body()), current};
       }
+      if (isRedirect(status)) {
+        auto next = followRedirect(current, handler.headers(), hops);
+        if (!next) {
+          return fail(std::move(next).error());
+        }
+        if (status == 303 || ((status == 301 || status == 302) && current_method == "POST")) {
+          current_method = "GET";
+          current_body = {};
+        }
+        current = std::move(*next);
+        continue;
+      }
+      failure = detail::statusFailure(status, handler.headers(), handler.body(),
+                                      context(current_method, current));
+      failure.retryable = failure.retryable && call.is_idempotent;
+      break;
+    }
+    if (!failure.retryable || !waitBeforeRetry(retry++, failure, deadline, stop)) {
+      return fail(givenUp(std::move(failure), stop, attempt));
     }
   }
+}
 
-  // The next URL of a redirect, or the reason not to follow it.
-  HubResult<std::string> followRedirect(const std::string& current, const HttpHeaders& headers,
-                                        int hops) {
-    const std::string* location = headers.find("location");
-    std::string where = context("GET", current);
-    if (location == nullptr) {
-      return hubError(HubErrorKind::kBadResponse, where + ": redirect without Location");
-    }
-    if (hops + 1 > kMaxRedirects) {
-      return hubError(HubErrorKind::kBadResponse,
-                      where + ": more than " + std::to_string(kMaxRedirects) + " redirects");
-    }
-    auto next = detail::resolveReference(current, *location);
-    if (!next) {
-      return hubError(HubErrorKind::kBadResponse,
-                      where + ": redirect to a malformed or non-http(s) URL");
-    }
-    redirects.fetch_add(1, std::memory_order_relaxed);
-    return std::move(*next);
+HubResult<std::string> detail::HubClientImpl::followRedirect(const std::string& current,
+                                                       const HttpHeaders& headers, int hops) {
+  const std::string* location = headers.find("location");
+  std::string where = context("GET", current);
+  if (location == nullptr) {
+    return hubError(HubErrorKind::kBadResponse, where + ": redirect without Location");
   }
-
-  // GETs `first_url` and the pages its Link rel="next" headers chain to. `on_page` returns
-  // false to stop early.
-  template <class OnPage>
-  HubResult<bool> paginate(const std::string& first_url, OnPage&& on_page) {
-    std::string url = first_url;
-    std::unordered_set<std::string> seen{url};
-    for (std::size_t pages = 1;; ++pages) {
-      auto response = apiCall("GET", url);
-      if (!response) {
-        return common::Unexpected<HubError>(std::move(response).error());
-      }
-      auto more = on_page(*response);
-      if (!more) {
-        return common::Unexpected<HubError>(std::move(more).error());
-      }
-      if (!*more) {
-        return true;
-      }
-      const std::string* link = response->headers.find("link");
-      auto next = link == nullptr ? std::nullopt : detail::parseLinkNext(*link);
-      if (!next) {
-        return true;
-      }
-      auto absolute = detail::resolveReference(response->url, *next);
-      std::string where = context("GET", url);
-      if (!absolute || !isEndpointOrigin(*absolute)) {
-        return failBad(where, "Link rel=\"next\" points to another origin or is malformed");
-      }
-      if (!seen.insert(*absolute).second) {
-        return failBad(where, "Link rel=\"next\" points back to an earlier page");
-      }
-      if (pages >= options.max_pages) {
-        return failBad(where, "more than " + std::to_string(options.max_pages) + " pages");
-      }
-      url = std::move(*absolute);
-    }
+  if (hops + 1 > kMaxRedirects) {
+    return hubError(HubErrorKind::kBadResponse,
+                    where + ": more than " + std::to_string(kMaxRedirects) + " redirects");
   }
-
-  void rememberSignedUrl(const std::string& key, const std::string& url) {
-    auto now = std::chrono::system_clock::now();
-    milliseconds ttl = std::chrono::duration_cast<milliseconds>(options.cdn_url_default_ttl);
-    if (auto expiry = detail::signedUrlExpiry(url)) {
-      auto remaining = std::chrono::duration_cast<milliseconds>(*expiry - now);
-      // Keep a margin for clock skew and for the time a request takes to arrive.
-      auto margin = std::min<milliseconds>(std::chrono::seconds(30), remaining / 10);
-      ttl = std::min<milliseconds>(remaining - margin, kMaxSignedUrlLifetime);
-    }
-    if (ttl.count() > 0) {
-      cdn_urls.put(key, url, Clock::now() + ttl);
-    }
+  auto next = detail::resolveReference(current, *location);
+  if (!next) {
+    return hubError(HubErrorKind::kBadResponse,
+                    where + ": redirect to a malformed or non-http(s) URL");
   }
+  redirects.fetch_add(1, std::memory_order_relaxed);
+  return std::move(*next);
+}
 
-  HubResult<std::size_t> readRange(const common::RepoId& repo, const std::string& commit,
-                                   const std::string& path, std::uint64_t offset,
-                                   std::span<char> out, const std::stop_token& stop);
+void detail::HubClientImpl::rememberSignedUrl(const std::string& key, const std::string& url) {
+  auto now = std::chrono::system_clock::now();
+  milliseconds ttl = std::chrono::duration_cast<milliseconds>(options.cdn_url_default_ttl);
+  if (auto expiry = detail::signedUrlExpiry(url)) {
+    auto remaining = std::chrono::duration_cast<milliseconds>(*expiry - now);
+    // Keep a margin for clock skew and for the time a request takes to arrive.
+    auto margin = std::min<milliseconds>(std::chrono::seconds(30), remaining / 10);
+    ttl = std::min<milliseconds>(remaining - margin, kMaxSignedUrlLifetime);
+  }
+  if (ttl.count() > 0) {
+    cdn_urls.put(key, url, Clock::now() + ttl);
+  }
+}
 
-  HubOptions options;
-  detail::Origin endpoint_origin;
-  std::unique_ptr<detail::CurlTransport> transport;
-  detail::SignedUrlCache cdn_urls;
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> retries{0};
-  std::atomic<std::uint64_t> errors{0};
-  std::atomic<std::uint64_t> bytes_downloaded{0};
-  std::atomic<std::uint64_t> redirects{0};
-  std::atomic<std::uint64_t> cdn_url_cache_hits{0};
-};
+// ---- reads ----------------------------------------------------------------------------------
 
-HubResult<std::size_t> HubClient::Impl::readRange(const common::RepoId& repo,
+HubResult<std::size_t> detail::HubClientImpl::readRange(const common::RepoId& repo,
                                                   const std::string& commit,
                                                   const std::string& path, std::uint64_t offset,
                                                   std::span<char> out,
@@ -600,7 +533,7 @@ HubResult<std::size_t> HubClient::Impl::readRange(const common::RepoId& repo,
         return got;
       }
       if (!complete) {
-        failure = transportFailure(result, context("GET", url));
+        failure = detail::transportFailure(result, context("GET", url));
         break;
       }
       if (is2xx(status)) {
@@ -632,7 +565,8 @@ HubResult<std::size_t> HubClient::Impl::readRange(const common::RepoId& repo,
           return got;  // at or past the end of the file: EOF, as read(2) would say
         }
       }
-      failure = statusFailure(status, handler.headers(), handler.errorBody(), context("GET", url));
+      failure = detail::statusFailure(status, handler.headers(), handler.errorBody(),
+                                      context("GET", url));
       break;
     }
     if (restart) {
@@ -686,11 +620,11 @@ HubResult<std::unique_ptr<HubClient>> HubClient::create(HubOptions options) {
   if (!transport) {
     return common::Unexpected<HubError>(std::move(transport).error());
   }
-  auto impl = std::make_unique<Impl>(std::move(options), std::move(*origin), std::move(*transport));
+  auto impl = std::make_unique<detail::HubClientImpl>(std::move(options), std::move(*origin), std::move(*transport));
   return std::unique_ptr<HubClient>(new HubClient(std::move(impl)));
 }
 
-HubClient::HubClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HubClient::HubClient(std::unique_ptr<detail::HubClientImpl> impl) : impl_(std::move(impl)) {}
 HubClient::~HubClient() = default;
 
 const HubOptions& HubClient::options() const { return impl_->options; }
@@ -701,6 +635,7 @@ HubStats HubClient::stats() const {
   s.retries = impl_->retries.load(std::memory_order_relaxed);
   s.errors = impl_->errors.load(std::memory_order_relaxed);
   s.bytes_downloaded = impl_->bytes_downloaded.load(std::memory_order_relaxed);
+  s.bytes_uploaded = impl_->bytes_uploaded.load(std::memory_order_relaxed);
   s.redirects_followed = impl_->redirects.load(std::memory_order_relaxed);
   s.cdn_url_cache_hits = impl_->cdn_url_cache_hits.load(std::memory_order_relaxed);
   return s;
@@ -715,9 +650,9 @@ HubResult<RevisionInfo> HubClient::revision(const common::RepoId& repo, const st
   if (!response) {
     return common::Unexpected<HubError>(std::move(response).error());
   }
-  auto info = detail::parseRevisionInfo(response->body);
+  auto info = impl_->checked("GET", url, detail::parseRevisionInfo(response->body));
   if (!info) {
-    return impl_->failBad(impl_->context("GET", url), info.error().message);
+    return info;
   }
   if (common::isHex(revision, 40)) {
     std::string wanted = revision;
@@ -820,7 +755,8 @@ HubResult<std::vector<TreeEntry>> HubClient::pathsInfo(const common::RepoId& rep
       body += "paths=" + common::percentEncode(wanted[i]) + "&";
     }
     body += "expand=false";
-    auto response = impl_->apiCall("POST", url, body, "application/x-www-form-urlencoded");
+    auto response = impl_->apiCall(
+        "POST", url, {.body = body, .content_type = "application/x-www-form-urlencoded"});
     if (!response) {
       return common::Unexpected<HubError>(std::move(response).error());
     }
@@ -905,11 +841,7 @@ HubResult<WhoAmI> HubClient::whoami() {
   if (!response) {
     return common::Unexpected<HubError>(std::move(response).error());
   }
-  auto who = detail::parseWhoAmI(response->body);
-  if (!who) {
-    return impl_->failBad(impl_->context("GET", url), who.error().message);
-  }
-  return who;
+  return impl_->checked("GET", url, detail::parseWhoAmI(response->body));
 }
 
 }  // namespace hfm::hub

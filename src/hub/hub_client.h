@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// HubClient: the Hugging Face Hub HTTP API as hf-mount uses it (revision resolution, tree and
-// paths-info listings, repo lists, ranged file reads, whoami), over libcurl.
+// HubClient: the Hugging Face Hub HTTP API as hf-mount uses it, over libcurl. Reads: revision
+// resolution, tree and paths-info listings, repo lists, ranged file reads, whoami. Writes:
+// preupload, LFS uploads (basic and multipart), commits and the commit history.
 //
 // Thread safety: thread-safe. Any number of threads may call any method at once; at most
 // HubOptions::max_connections HTTP exchanges are in flight, other callers wait for a slot.
@@ -12,8 +13,9 @@
 //
 // Errors: methods never throw. Transient failures (connection errors, timeouts, 408, 429, 5xx)
 // are retried with jittered exponential backoff, honouring Retry-After, until
-// HubOptions::retry_deadline; callers see only the final outcome. Everything the server sends is
-// validated, and anything malformed, inconsistent or unsafe is kBadResponse.
+// HubOptions::retry_deadline; callers see only the final outcome. The one exception is
+// commit(), which changes state: see there. Everything the server sends is validated, and
+// anything malformed, inconsistent or unsafe is kBadResponse.
 //
 // Tokens: the token is sent only to the endpoint's origin (scheme, host and port), never across
 // a redirect to another origin (the CDN), and never appears in a message or a log line.
@@ -34,6 +36,9 @@
 #include "hub/hub_types.h"
 
 namespace hfm::hub {
+namespace detail {
+struct HubClientImpl;  // hub_client_impl.h
+}  // namespace detail
 
 struct HubOptions {
   std::string endpoint = "https://huggingface.co";  // no trailing slash
@@ -45,6 +50,8 @@ struct HubOptions {
   // keeps receiving bytes is not cut by it; one that waits is cut when the deadline passes.
   std::chrono::milliseconds retry_deadline{60000};
   unsigned max_connections = 16;  // bound on concurrent requests
+  // Parts of one multipart LFS upload sent at once (also bounded by max_connections).
+  unsigned max_parallel_parts = 4;
   std::string user_agent = "hf-mount/0.1";
 
   // Backoff: the n-th retry waits a uniform random time in [0, min(backoff_cap, backoff_base*2^n)]
@@ -103,13 +110,53 @@ class HubClient {
   // GET /api/whoami-v2. kUnauthorized without a request when no token is configured.
   HubResult<WhoAmI> whoami();
 
+  // ---- writes (docs/hub-client.md, "Uploads and commits") -------------------------------------
+
+  // POST /api/{t}/{ns}/{name}/preupload/{rev}, in chunks of 256 files: how each file must be
+  // uploaded. Answers come in the order of `files`. Paths must be valid repo paths
+  // (kInvalidArgument otherwise). No request for an empty list.
+  HubResult<std::vector<PreuploadAnswer>> preupload(const common::RepoId& repo,
+                                                    const std::string& revision,
+                                                    const std::vector<PreuploadFile>& files);
+
+  // Whether the configured token may write to the repo: a preupload of no files. false without
+  // a request when there is no token; false on 401/403 (kUnauthorized, kForbidden); other
+  // errors (missing repo or revision, network) are returned.
+  HubResult<bool> canWrite(const common::RepoId& repo, const std::string& revision);
+
+  // Uploads one LFS object (`sha256`, `size` bytes) from `local_path`, which must hold exactly
+  // `size` bytes (kLocalIo otherwise). POST {prefix}{ns}/{name}.git/info/lfs/objects/batch,
+  // then, as the answer says: nothing (the server has it), one PUT of the whole file, or a
+  // multipart upload (parts PUT in parallel, up to max_parallel_parts, each retried on its own;
+  // every part's ETag is required; then the completion POST), then the verify POST when the
+  // answer has one. The file is streamed (parts read with pread), never held in memory. The
+  // token goes to upload URLs only on the endpoint's origin, as for reads. `progress` may be
+  // called from several threads.
+  HubResult<void> uploadLfs(const common::RepoId& repo, const std::string& revision,
+                            const std::string& sha256, std::uint64_t size,
+                            const std::string& local_path, const UploadProgress& progress = {});
+
+  // POST /api/{t}/{ns}/{name}/commit/{rev}, application/x-ndjson. NOT retried once the request
+  // may have reached the server (only a connection that could not be established is retried):
+  // after kNetwork, kTimeout or kServerError the commit may or may not exist, and the caller
+  // looks for it with listCommits (e.g. by a unique id in its description). A parent_commit the
+  // branch has moved on from is kConflict with http_status 412. LFS files must have been
+  // uploaded first.
+  HubResult<CommitInfo> commit(const common::RepoId& repo, const std::string& revision,
+                               const CommitRequest& request);
+
+  // GET /api/{t}/{ns}/{name}/commits/{rev}?limit=: the newest `limit` commits of the
+  // revision's history, newest first (following Link rel="next" if a page holds fewer).
+  HubResult<std::vector<CommitSummary>> listCommits(const common::RepoId& repo,
+                                                    const std::string& revision,
+                                                    std::size_t limit);
+
   HubStats stats() const;
   const HubOptions& options() const;
 
  private:
-  struct Impl;
-  explicit HubClient(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit HubClient(std::unique_ptr<detail::HubClientImpl> impl);
+  std::unique_ptr<detail::HubClientImpl> impl_;
 };
 
 }  // namespace hfm::hub

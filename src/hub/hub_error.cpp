@@ -33,6 +33,10 @@ std::string_view toString(HubErrorKind kind) {
       return "canceled";
     case HubErrorKind::kRangeNotSatisfiable:
       return "range not satisfiable";
+    case HubErrorKind::kInvalidArgument:
+      return "invalid argument";
+    case HubErrorKind::kLocalIo:
+      return "local I/O error";
   }
   return "unknown";
 }

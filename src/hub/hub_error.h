@@ -27,6 +27,8 @@ enum class HubErrorKind {
   kBadResponse,          // the server sent something malformed, inconsistent or unsafe
   kCanceled,             // the caller's stop_token fired
   kRangeNotSatisfiable,  // 416 for a range that does not start past the end of the file
+  kInvalidArgument,      // the caller's request cannot be sent (bad path, sha256, parent commit)
+  kLocalIo,              // the local file to upload cannot be read or has the wrong size
 };
 
 struct HubError {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,8 +49,67 @@ struct HubStats {
   std::uint64_t retries = 0;             // attempts repeated after a transient failure
   std::uint64_t errors = 0;              // calls that returned an error
   std::uint64_t bytes_downloaded = 0;    // body bytes of successful (2xx) responses
+  std::uint64_t bytes_uploaded = 0;      // request body bytes of exchanges answered 2xx
   std::uint64_t redirects_followed = 0;
   std::uint64_t cdn_url_cache_hits = 0;  // readRange calls that skipped the resolve redirect
+};
+
+// ---- uploads ------------------------------------------------------------------------------
+
+// How the Hub wants a file's content: inline in the commit, or through LFS first.
+enum class UploadMode { kRegular, kLfs };
+
+// One file announced to preupload.
+struct PreuploadFile {
+  std::string path;
+  std::uint64_t size = 0;
+  std::string sample;  // the first <= 512 raw bytes (the client base64-encodes them)
+};
+
+struct PreuploadAnswer {
+  std::string path;
+  UploadMode mode = UploadMode::kRegular;
+  bool should_ignore = false;             // the Hub would drop it (.git/..., .gitignore rules)
+  std::optional<std::string> remote_oid;  // what the path holds now: git sha1 (regular) or sha256
+                                          // (LFS), lower-case hex; lets the caller skip no-ops
+};
+
+// One line of a commit.
+struct CommitOperation {
+  enum class Kind { kFile, kLfsFile, kDeletedFile, kDeletedFolder };
+  Kind kind = Kind::kFile;
+  std::string path;
+  std::string content;     // kFile: raw bytes, sent base64
+  std::string sha256;      // kLfsFile: 64 hex digits, already uploaded with uploadLfs
+  std::uint64_t size = 0;  // kLfsFile
+};
+
+struct CommitRequest {
+  std::string summary;
+  std::string description;
+  // Sent when non-empty: an optimistic lock, the Hub answers 412 (kConflict) when the branch
+  // has moved on from it.
+  std::string parent_commit;
+  std::vector<CommitOperation> operations;
+};
+
+struct CommitInfo {
+  std::string commit;  // 40 lower-case hex digits
+};
+
+// One entry of a commit listing.
+struct CommitSummary {
+  std::string id;  // 40 lower-case hex digits
+  std::string title;
+  std::string message;
+  std::chrono::system_clock::time_point date;
+};
+
+// Upload progress. on_bytes receives the bytes sent since its previous call (bytes resent after
+// a failure are not counted twice, so the calls of one upload add up to its size). It may be
+// empty, and may be called from several threads at once.
+struct UploadProgress {
+  std::function<void(std::uint64_t bytes)> on_bytes;
 };
 
 }  // namespace hfm::hub

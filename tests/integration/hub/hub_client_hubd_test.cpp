@@ -18,44 +18,25 @@
 
 #include "common/hash.h"
 #include "hub/hub_client.h"
+#include "tests/integration/hub/hubd_test_support.h"
 #include "tests/support/hubd_process.h"
-
-#ifndef HFM_HUBD_BINARY
-#error "HFM_HUBD_BINARY must name the hf-hubd executable"
-#endif
 
 namespace hfm::hub {
 namespace {
 
 using std::chrono::milliseconds;
 using testing::HubdProcess;
+using testing::kHubd;
+using testing::hubdStats;
+using testing::randomBytes;
+using testing::randomText;
 using Clock = std::chrono::steady_clock;
 
-const std::string kHubd = HFM_HUBD_BINARY;
 const common::RepoId kTiny{common::RepoType::kModel, "alice", "tiny"};
 const common::RepoId kSecret{common::RepoType::kModel, "alice", "secret"};
 const std::string kAliceToken = "tok-alice-read";
 const std::string kBobToken = "tok-bob-read";
 constexpr std::size_t kLfsThreshold = 1 << 20;
-
-std::string randomBytes(std::size_t n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; i += 8) {
-    std::uint64_t v = rng();
-    std::memcpy(s.data() + i, &v, std::min<std::size_t>(8, n - i));
-  }
-  return s;
-}
-
-// Random text: no NUL byte, so hf-hubd's import keeps it a regular (non-LFS) file.
-std::string randomText(std::size_t n, std::uint64_t seed) {
-  std::string s = randomBytes(n, seed);
-  for (auto& c : s) {
-    c = static_cast<char>('!' + static_cast<unsigned char>(c) % 90);
-  }
-  return s;
-}
 
 std::vector<std::string> tokenArgs() {
   return {"--token", kAliceToken + "=alice:read", "--token", kBobToken + "=bob:read"};
@@ -132,12 +113,6 @@ class HubdTest : public ::testing::Test {
     auto info = c.revision(kTiny, "main");
     EXPECT_TRUE(info) << info.error().message;
     return info ? info->commit : std::string();
-  }
-  static nlohmann::json hubdStats(const std::string& url) {
-    httplib::Client http(url);
-    auto res = http.Get("/_hubd/stats");
-    EXPECT_TRUE(res && res->status == 200);
-    return res ? nlohmann::json::parse(res->body) : nlohmann::json();
   }
   // Random ranged reads of `path`, checked against the source. Returns the number of mismatches.
   static int randomReads(HubClient& c, const common::RepoId& repo, const std::string& sha,

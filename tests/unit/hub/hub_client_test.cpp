@@ -9,48 +9,26 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/unit/hub/client_test_support.h"
 #include "tests/unit/hub/local_raw_server.h"
 
 namespace hfm::hub {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::content;
 using testing::httpReply;
+using testing::kCommit;
+using testing::kRepo;
+using testing::kToken;
+using testing::makeClient;
+using testing::optionsFor;
 using testing::LocalRawServer;
 using testing::RawReply;
 using testing::RawRequest;
 using Clock = std::chrono::steady_clock;
 
-const common::RepoId kRepo{common::RepoType::kModel, "org", "name"};
-const std::string kCommit = "0123456789abcdef0123456789abcdef01234567";
 const std::string kOtherCommit = "89abcdef0123456789abcdef0123456789abcdef";
-const std::string kToken = "hf_SeCrEtToKeN1234";
-
-std::string content(std::size_t n) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) {
-    s[i] = static_cast<char>((i * 131 + 7) % 251);
-  }
-  return s;
-}
-
-HubOptions optionsFor(const std::string& url) {
-  HubOptions o;
-  o.endpoint = url;
-  o.token = kToken;
-  o.connect_timeout = milliseconds(1000);
-  o.stall_timeout = milliseconds(2000);
-  o.retry_deadline = milliseconds(3000);
-  o.backoff_base = milliseconds(5);
-  o.backoff_cap = milliseconds(50);
-  return o;
-}
-
-std::unique_ptr<HubClient> makeClient(const HubOptions& options) {
-  auto client = HubClient::create(options);
-  EXPECT_TRUE(client) << client.error().message;
-  return std::move(*client);
-}
 
 // "bytes=a-b" of a request.
 std::pair<std::uint64_t, std::uint64_t> requestedRange(const RawRequest& req) {
@@ -373,12 +351,7 @@ TEST(HubClientTest, GivesUpAtTheDeadlineWithTheLastError) {
 }
 
 TEST(HubClientTest, ServerDownIsANetworkErrorWithinTheDeadline) {
-  std::string url;
-  {
-    LocalRawServer gone([](const RawRequest&) { return httpReply(200, ""); });
-    url = gone.url();
-  }
-  auto options = optionsFor(url);
+  auto options = optionsFor(testing::unreachableUrl());
   options.retry_deadline = milliseconds(700);
   auto client = makeClient(options);
   auto start = Clock::now();
