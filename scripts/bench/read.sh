@@ -24,89 +24,23 @@
 # something broke. Everything it starts is stopped by pid and every mount unmounted on exit.
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$here/../.." && pwd)"
-HFM="${HF_MOUNT:-$repo_root/build/bin/hf-mount}"
-HUBD="${HUBD:-$repo_root/build/bin/hf-hubd}"
-HELP=(python3 "$here/read_helpers.py")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SIZE_MB="${BENCH_SIZE_MB:-1024}"
-RUNS="${BENCH_RUNS:-5}"
 PREADS="${BENCH_PREADS:-2000}"
 TREE_FILES="${BENCH_TREE_FILES:-2000}"
 READERS="${BENCH_READERS:-8}"
 CONC_MODE="${BENCH_CONC_MODE:-auto}"
-MEMLIMIT="${BENCH_MEMORY_LIMIT:-512M}"
-PT_SRC=/usr/share/doc/libfuse3-dev/examples
 
-die() { echo "error: $*" >&2; exit 2; }
-for tool in "$HFM" "$HUBD"; do [[ -x "$tool" ]] || die "$tool not found or not executable"; done
-for tool in curl python3 gcc pkg-config fusermount3 dd; do
-  command -v "$tool" >/dev/null || die "$tool is required"
-done
-[[ -f "$PT_SRC/passthrough_ll.c" ]] || die "$PT_SRC/passthrough_ll.c missing (libfuse3-dev)"
-[[ $EUID -eq 0 ]] || die "must run as root (echo 3 > /proc/sys/vm/drop_caches)"
-for v in SIZE_MB RUNS PREADS TREE_FILES READERS; do
-  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
-done
+bench_check_tools
+check_positive SIZE_MB RUNS PREADS TREE_FILES READERS
 (( SIZE_MB >= 16 )) || die "BENCH_SIZE_MB must be at least 16 (files > 10 MiB become LFS)"
 [[ "$CONC_MODE" =~ ^(auto|files|offsets)$ ]] || die "BENCH_CONC_MODE must be auto, files or offsets"
 MEMLIMIT_MIB="$(python3 -c "
 import re,sys; m=re.fullmatch(r'(\d+)([KMGkmg]?)i?[Bb]?', sys.argv[1]) or sys.exit('bad size')
 print(int(m[1]) * {'':1/2**20,'K':1/1024,'M':1,'G':1024}[m[2].upper()])" "$MEMLIMIT")"
 
-tmp="$(mktemp -d "${BENCH_TMP:-/tmp}/hfm-bench-read.XXXXXX")"
-MOUNTS=()   # every mountpoint we mounted (hf-mount and passthrough_ll)
-PIDS=()     # every process we started (hf-hubd, passthrough_ll, mount daemons, samplers, readers)
-
-pid_alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null && \
-  [[ "$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]]; }
-
-stop_pid() {
-  local pid="$1" i
-  [[ -n "$pid" ]] || return 0
-  if pid_alive "$pid"; then
-    kill "$pid" 2>/dev/null || true
-    for i in $(seq 1 100); do pid_alive "$pid" || break; sleep 0.1; done
-    pid_alive "$pid" && kill -9 "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
-
-cleanup() {
-  local rc=$? m p
-  set +e
-  for m in "${MOUNTS[@]}"; do
-    is_mounted "$m" && fusermount3 -u -z "$m" 2>/dev/null
-  done
-  for p in "${PIDS[@]}"; do stop_pid "$p"; done
-  if [[ $rc -ne 0 ]]; then
-    for m in "$tmp"/hubd.err "$tmp"/logs/*; do
-      [[ -s "$m" ]] || continue
-      echo "--- $m (tail) ---" >&2
-      tail -n 15 "$m" >&2
-    done
-  fi
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-log() { echo "[$(date +%T) load $(cut -d' ' -f1-3 /proc/loadavg)] $*" >&2; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-# record SCENARIO SUBJECT METRIC UNIT VALUE (callers compute VALUE into a variable first, so a
-# failed measurement stops the script under set -e)
-record() {
-  [[ "$5" =~ ^[0-9.e+-]+$ ]] || { echo "error: bad value '$5' for $1/$2/$3" >&2; exit 1; }
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$(load1)" >>"$tmp/results.tsv"; }
-target() { echo "$1" >>"$tmp/targets.jsonl"; }
-note() { NOTES+=("$1"); }
-NOTES=()
-calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+bench_init read
 
 # dd_gbps FILE: dd bs=1M to /dev/null; prints GB/s from dd's own byte count and time.
 dd_gbps() {
@@ -126,67 +60,6 @@ curl_gbps() {
   calc "${out% *} / ${out#* } / 1e9"
 }
 
-stats() { curl -sf "$api/_hubd/stats"; }
-stat_of() { "${HELP[@]}" json-get "$2" "$3" <<<"$1"; }   # stat_of JSON group key
-
-# hfm_mount MNT CACHE REPO: daemon-mode mount; sets MPID.
-hfm_mount() {
-  local mnt="$1" cache="$2" repo="$3" out
-  mkdir -p "$mnt" "$cache"
-  MOUNTS+=("$mnt")
-  out="$("$HFM" mount "$mnt" --endpoint "$api" --repo "$repo" --cache-dir "$cache" \
-    --cache-size "$CACHE_SIZE" --memory-limit "$MEMLIMIT" \
-    --log-file "$tmp/logs/$(basename "$mnt").log" 2>&1)" || { echo "$out" >&2; return 1; }
-  MPID="$(sed -n 's/.*(pid \([0-9][0-9]*\)).*/\1/p' <<<"$out" | tail -n 1)"
-  [[ -n "$MPID" ]] || { echo "error: no pid in mount output: $out" >&2; return 1; }
-  PIDS+=("$MPID")
-}
-
-hfm_unmount() {
-  local mnt="$1" pid="$2" i
-  if ! "$HFM" unmount "$mnt" >/dev/null 2>"$tmp/unmount.err"; then
-    echo "warning: hf-mount unmount $mnt: $(cat "$tmp/unmount.err")" >&2
-    fusermount3 -u -z "$mnt" 2>/dev/null || true
-  fi
-  for i in $(seq 1 100); do pid_alive "$pid" || break; sleep 0.1; done
-  pid_alive "$pid" && { echo "warning: mount daemon $pid still alive, TERM" >&2; stop_pid "$pid"; }
-  return 0
-}
-
-# rss_start PID / rss_stop -> prints peak RssAnon in MiB
-rss_start() {
-  local i
-  rm -f "$tmp/rss.stop" "$tmp/rss.out" "$tmp/rss.ready"
-  "${HELP[@]}" rss-sample "$1" "$tmp/rss.stop" "$tmp/rss.out" "$tmp/rss.ready" &
-  RSS_PID=$!
-  PIDS+=("$RSS_PID")
-  for i in $(seq 1 200); do [[ -e "$tmp/rss.ready" ]] && break; sleep 0.01; done
-}
-# rss_stop: sets RSS_MIB (not in a subshell: it waits for the sampler).
-rss_stop() {
-  touch "$tmp/rss.stop"
-  wait "$RSS_PID" 2>/dev/null || true
-  RSS_MIB="$(calc "$(cat "$tmp/rss.out") / 1024")"
-}
-
-mkdir -p "$tmp/logs" "$tmp/root" "$tmp/bin"
-# Snapshot the binaries: the build tree may be relinked while the benchmark runs.
-snapshot() {
-  local src="$1" dst i
-  dst="$tmp/bin/$(basename "$1")"
-  for i in $(seq 1 60); do
-    if [[ -x "$src" ]] && cp "$src" "$dst" 2>/dev/null && "$dst" --help >/dev/null 2>&1; then
-      echo "$dst"; return 0
-    fi
-    sleep 1
-  done
-  die "could not snapshot $src"
-}
-HFM="$(snapshot "$HFM")"
-HUBD="$(snapshot "$HUBD")"
-LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
-log "start; tmp $tmp"
-
 # ---- 1. Data ------------------------------------------------------------------------------------
 size_bytes=$((SIZE_MB * 1024 * 1024))
 if [[ "$CONC_MODE" == auto ]]; then
@@ -203,8 +76,6 @@ head -c "$size_bytes" /dev/urandom >"$tmp/src_big/big.bin"
 n_tensors="$("${HELP[@]}" gen-safetensors "$tmp/src_st/model.safetensors" "$SIZE_MB")"
 st_bytes="$(stat -c %s "$tmp/src_st/model.safetensors")"
 tree_n="$("${HELP[@]}" gen-tree "$tmp/src_tree" "$TREE_FILES")"
-import() { "$HUBD" import --root "$tmp/root" --repo "models/bench/$1" -m bench "$2" \
-  >>"$tmp/logs/import.log" 2>&1 || { cat "$tmp/logs/import.log" >&2; return 1; }; }
 import big "$tmp/src_big"
 import st "$tmp/src_st"
 import tree "$tmp/src_tree"
@@ -221,18 +92,8 @@ fi
 rm -rf "$tmp/src_big" "$tmp/src_st"   # the hub's objects are the local copies from here on
 
 # ---- 2. hf-hubd ---------------------------------------------------------------------------------
-"$HUBD" serve --root "$tmp/root" >"$tmp/hubd.out" 2>"$tmp/hubd.err" &
-hubd_pid=$!
-PIDS+=("$hubd_pid")
-api=""
-for _ in $(seq 1 200); do
-  api="$(head -n 1 "$tmp/hubd.out" 2>/dev/null || true)"
-  [[ -n "$api" ]] && break
-  pid_alive "$hubd_pid" || die "hf-hubd exited"
-  sleep 0.05
-done
-[[ -n "$api" ]] || die "hf-hubd printed no URL"
-api="${api%/}"
+# shellcheck disable=SC2119  # no extra serve options
+hubd_start
 
 # object_of REPO FILE: the hub's stored object (the LFS sha256) for that file.
 object_of() {
@@ -252,25 +113,14 @@ st_url="$api/bench/st/resolve/main/model.safetensors"
 tree_sha="$(commit_of tree)"
 
 # ---- 3. passthrough_ll (the FUSE ceiling) -------------------------------------------------------
-mkdir -p "$tmp/pt" "$tmp/local" "$tmp/mnt_pt"
-cp "$PT_SRC/passthrough_ll.c" "$tmp/pt/"
-[[ -f "$PT_SRC/passthrough_helpers.h" ]] && cp "$PT_SRC/passthrough_helpers.h" "$tmp/pt/"
-# shellcheck disable=SC2046
-gcc -O2 -o "$tmp/pt/passthrough_ll" "$tmp/pt/passthrough_ll.c" $(pkg-config --cflags --libs fuse3) \
-  2>"$tmp/logs/pt-build.log" || { cat "$tmp/logs/pt-build.log" >&2; exit 1; }
+mkdir -p "$tmp/local"
 ln "$big_obj" "$tmp/local/big.bin"
 if [[ "$CONC_MODE" == files ]]; then
   for i in $(seq 0 $((READERS - 1))); do
     ln "$(object_of multi "r$i.bin")" "$tmp/local/r$i.bin"
   done
 fi
-MOUNTS+=("$tmp/mnt_pt")
-"$tmp/pt/passthrough_ll" -f -o source="$tmp/local" -o cache=always "$tmp/mnt_pt" \
-  >"$tmp/logs/passthrough.log" 2>&1 &
-pt_pid=$!
-PIDS+=("$pt_pid")
-for _ in $(seq 1 100); do is_mounted "$tmp/mnt_pt" && break; sleep 0.05; done
-is_mounted "$tmp/mnt_pt" || die "passthrough_ll did not mount"
+pt_mount "$tmp/local" "$tmp/mnt_pt"
 
 # ---- 4. Correctness (untimed) -------------------------------------------------------------------
 log "checking that the mount serves the right bytes"
@@ -484,14 +334,5 @@ fi
 note "hf-mount mounts the branch (models/bench/NAME, revision main) except in e; --memory-limit $MEMLIMIT, --cache-size $CACHE_SIZE; a fresh cache dir for every cold run."
 
 # ---- Report -------------------------------------------------------------------------------------
-LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
-log "done"
-notes_json="$(printf '%s\n' "${NOTES[@]}" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().splitlines()))')"
-python3 - "$tmp/meta.json" <<EOF
-import json, sys
-json.dump({"date": "$(date -u +%Y-%m-%dT%H:%MZ)", "size_mb": $SIZE_MB, "runs": $RUNS,
-           "load_start": "$LOAD_START", "load_end": "$LOAD_END", "readers": $READERS,
-           "concurrency_mode": "$CONC_MODE", "memory_limit": "$MEMLIMIT",
-           "notes": $notes_json}, open(sys.argv[1], "w"))
-EOF
-"${HELP[@]}" summarize "$tmp/results.tsv" "$tmp/targets.jsonl" "$tmp/meta.json"
+bench_summarize "hf-mount read benchmark" "readers=$READERS" "concurrency_mode=$CONC_MODE" \
+  "memory_limit=$MEMLIMIT"

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Helpers for scripts/bench/read.sh (stdlib only).
+"""Helpers for scripts/bench/read.sh and scripts/bench/write.sh (stdlib only).
 
 Subcommands:
   gen-safetensors PATH SIZE_MB      F32 [1024,1024] tensors (4 MiB each) filling about SIZE_MB
-  gen-tree DIR COUNT                COUNT small files in nested folders (d00/s00/f000.txt ...)
+  gen-tree DIR COUNT [MIN MAX]      COUNT small text files of MIN..MAX bytes (default 16..2048) in
+                                    nested folders (d00/s00/f000.txt ...)
   seqread FILE START_FRAC           read the whole file in 1 MiB reads starting at START_FRAC of it
                                     (wrapping around); prints "bytes seconds"
   pread FILE COUNT SEED             COUNT random 4 KiB-aligned 4 KiB preads; prints "ops seconds"
@@ -16,6 +17,8 @@ Subcommands:
                                     first sample) until STOP exists or PID exits; writes the peak
                                     in KiB to OUT
   json-get KEY...                   read JSON on stdin, print d[KEY][KEY]...
+  json-eval EXPR                    read JSON on stdin into d, print the Python expression EXPR
+  fsync FILE                        open FILE read-only and fsync it; prints "seconds"
   summarize RESULTS TARGETS META    print the markdown report; write BENCH_OUT (.json or TSV)
 """
 import http.client
@@ -52,7 +55,7 @@ def gen_safetensors(path, size_mb):
     print(count)
 
 
-def gen_tree(root, count):
+def gen_tree(root, count, lo=16, hi=2048):
     rnd = random.Random(1234)
     n = 0
     for d in range(10):
@@ -61,7 +64,7 @@ def gen_tree(root, count):
             os.makedirs(folder, exist_ok=True)
             per = count // 100 + (1 if d * 10 + s < count % 100 else 0)
             for i in range(per):
-                body = "".join(rnd.choice("abcdefghij\n") for _ in range(rnd.randint(16, 2048)))
+                body = "".join(rnd.choice("abcdefghij\n") for _ in range(rnd.randint(lo, hi)))
                 with open(os.path.join(folder, f"f{i:03d}.txt"), "w") as f:
                     f.write(body)
                 n += 1
@@ -197,6 +200,22 @@ def json_get(keys):
     print(d)
 
 
+def json_eval(expr):
+    d = json.load(sys.stdin)
+    print(eval(expr, {"d": d}))
+
+
+def fsync_file(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        t0 = time.monotonic()
+        os.fsync(fd)
+        dt = time.monotonic() - t0
+    finally:
+        os.close(fd)
+    print(f"{dt:.6f}")
+
+
 # ---- summary --------------------------------------------------------------------------------------
 
 def load_results(path):
@@ -230,9 +249,13 @@ def load_results(path):
 def fmt(x, unit):
     if unit in ("GB/s",):
         return f"{x:.2f}"
+    if unit in ("MB/s",):
+        return f"{x:.1f}" if x < 100 else f"{x:.0f}"
     if unit in ("s",):
         return f"{x:.3f}"
-    if unit in ("ops/s", "MiB", "requests"):
+    if unit in ("requests", "commits") and x == int(x):
+        return f"{int(x)}"
+    if unit in ("ops/s", "MiB", "requests", "commits"):
         return f"{x:.1f}" if x < 100 else f"{x:.0f}"
     return f"{x:.3g}"
 
@@ -267,8 +290,9 @@ def summarize(results_path, targets_path, meta_path):
         return None if r is None else r["median"]
 
     lines = []
-    lines.append(f"hf-mount read benchmark — {meta['date']}; file {meta['size_mb']} MiB; "
-                 f"runs {meta['runs']}; GB = 1e9 bytes; load average at start "
+    lines.append(f"{meta.get('title', 'hf-mount read benchmark')} — {meta['date']}; "
+                 f"file {meta['size_mb']} MiB; "
+                 f"runs {meta['runs']}; GB = 1e9 bytes, MB = 1e6 bytes; load average at start "
                  f"{meta['load_start']}, at end {meta['load_end']}")
     lines.append("")
     lines.append("| scenario | subject | metric | median | min | max | runs | vs ref | load1 |")
@@ -321,6 +345,18 @@ def summarize(results_path, targets_path, meta_path):
             lines.append(f"target {t['scenario']} {t['subject']} {t['metric']}: median {fmt(v, t['unit'])} "
                          f"{t['unit']} <= {t['limit']:g} ({t['why']}): {'PASS' if ok else 'FAIL'}")
             verdicts.append({**t, "value": v, "result": "PASS" if ok else "FAIL"})
+        elif kind == "exact":
+            # Every run, not the median: one run with a second commit is a failure.
+            r = by.get((t["scenario"], t["subject"], t["metric"]))
+            if r is None:
+                verdicts.append({**t, "result": "n/a"})
+                continue
+            ok = all(v == t["value"] for v in r["values"])
+            got = ", ".join(fmt(v, t["unit"]) for v in r["values"])
+            lines.append(f"target {t['scenario']} {t['subject']} {t['metric']}: every run "
+                         f"{t['value']:g} {t['unit']} (got {got}; {t['why']}): "
+                         f"{'PASS' if ok else 'FAIL'}")
+            verdicts.append({**t, "values": r["values"], "result": "PASS" if ok else "FAIL"})
     for n in meta.get("notes", []):
         lines.append(f"note: {n}")
     print("\n".join(lines))
@@ -347,7 +383,7 @@ def main():
     if cmd == "gen-safetensors":
         gen_safetensors(args[0], int(args[1]))
     elif cmd == "gen-tree":
-        gen_tree(args[0], int(args[1]))
+        gen_tree(args[0], int(args[1]), *(int(a) for a in args[2:4]))
     elif cmd == "seqread":
         seqread(args[0], float(args[1]))
     elif cmd == "pread":
@@ -360,6 +396,10 @@ def main():
         rss_sample(int(args[0]), args[1], args[2], args[3])
     elif cmd == "json-get":
         json_get(args)
+    elif cmd == "json-eval":
+        json_eval(args[0])
+    elif cmd == "fsync":
+        fsync_file(args[0])
     elif cmd == "summarize":
         summarize(args[0], args[1], args[2])
     else:
