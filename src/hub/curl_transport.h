@@ -56,7 +56,8 @@ struct HttpRequest {
   std::string url;
   std::vector<std::string> headers;  // complete "Name: value" lines
   std::string_view body;             // POST body; must outlive perform()
-  BodySource* body_source = nullptr;  // PUT body (Content-Length is its size); must outlive perform()
+  // PUT body, required for a PUT (Content-Length is its size); must outlive perform().
+  BodySource* body_source = nullptr;
   bool accept_compressed = false;    // only for JSON: ranged reads must see raw bytes
   // A new connection, not a kept-alive one: libcurl silently sends a request again when a reused
   // connection closes before any answer, which must not happen to a request that changes state.
@@ -77,15 +78,15 @@ class ResponseHandler {
 };
 
 enum class TransferOutcome {
-  kComplete,           // the whole response arrived
-  kAbortedByHandler,   // a handler callback returned false
-  kCanceled,           // the stop token fired
-  kTimedOut,           // connect timeout or no progress for stall_timeout
-  kConnectFailed,      // refused, unreachable, DNS: nothing was sent
-  kBroken,             // the connection failed mid-exchange (reset, short body, ...)
-  kBadReply,           // not HTTP, or a malformed response
-  kFailed,             // will not work on retry (TLS verification, unsupported URL, ...)
-  kBodySourceFailed,   // the BodySource could not be read
+  kComplete,          // the whole response arrived
+  kAbortedByHandler,  // a handler callback returned false
+  kCanceled,          // the stop token fired
+  kTimedOut,          // connect timeout or no progress for stall_timeout
+  kConnectFailed,     // refused, unreachable, DNS: nothing was sent
+  kBroken,            // the connection failed mid-exchange (reset, short body, ...)
+  kBadReply,          // not HTTP, or a malformed response
+  kFailed,            // will not work on retry (TLS verification, unsupported URL, ...)
+  kBodySourceFailed,  // the BodySource could not be read
 };
 
 struct TransferResult {

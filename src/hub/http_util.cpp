@@ -499,7 +499,8 @@ std::string commitsUrl(std::string_view endpoint, const common::RepoId& repo,
 
 std::string resolveUrl(std::string_view endpoint, const common::RepoId& repo,
                        std::string_view revision, std::string_view path) {
-  return repoWebBase(endpoint, repo) + "/resolve/" + quoteRevision(revision) + "/" + quotePath(path);
+  return repoWebBase(endpoint, repo) + "/resolve/" + quoteRevision(revision) + "/" +
+         quotePath(path);
 }
 
 std::string lfsBatchUrl(std::string_view endpoint, const common::RepoId& repo) {

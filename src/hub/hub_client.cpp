@@ -90,9 +90,8 @@ AttemptFailure statusFailure(int status, const HttpHeaders& headers, const std::
 
 namespace {
 
-using std::chrono::milliseconds;
-using detail::AttemptFailure;
 using detail::ApiResponse;
+using detail::AttemptFailure;
 using detail::Clock;
 using detail::HttpHeaders;
 using detail::is2xx;
@@ -100,6 +99,7 @@ using detail::isRedirect;
 using detail::kMaxErrorBodyBytes;
 using detail::TransferOutcome;
 using detail::TransferResult;
+using std::chrono::milliseconds;
 
 constexpr int kMaxRedirects = 10;
 constexpr std::size_t kPathsInfoBatch = 500;  // huggingface_hub's batch; the Hub refuses ~1000
@@ -308,7 +308,7 @@ common::Unexpected<HubError> detail::HubClientImpl::fail(HubError error) {
 }
 
 common::Unexpected<HubError> detail::HubClientImpl::failBad(const std::string& context_text,
-                                                      const std::string& reason) {
+                                                            const std::string& reason) {
   std::string message = context_text + ": " + reason;
   logWarn("rejected a response: " + message);
   return fail(HubError{HubErrorKind::kBadResponse, 0, std::move(message), false});
@@ -319,11 +319,11 @@ common::Unexpected<HubError> detail::HubClientImpl::failInvalid(std::string mess
 }
 
 TransferResult detail::HubClientImpl::send(std::string_view method, const std::string& url,
-                                     std::vector<std::string> headers, std::string_view body,
-                                     std::string_view content_type, bool compressed,
-                                     Clock::time_point deadline, const std::stop_token& stop,
-                                     detail::ResponseHandler& handler, detail::BodySource* source,
-                                     bool is_fresh_connection) {
+                                           std::vector<std::string> headers, std::string_view body,
+                                           std::string_view content_type, bool compressed,
+                                           Clock::time_point deadline, const std::stop_token& stop,
+                                           detail::ResponseHandler& handler,
+                                           detail::BodySource* source, bool is_fresh_connection) {
   detail::HttpRequest request;
   request.method = method;
   request.url = url;
@@ -346,7 +346,8 @@ TransferResult detail::HubClientImpl::send(std::string_view method, const std::s
   // The deadline bounds waiting: an attempt that starts late gets short connect and stall
   // limits, but a transfer that keeps moving is never cut.
   auto remaining = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-  request.connect_timeout = std::min(options.connect_timeout, std::max(remaining, kMinAttemptConnect));
+  request.connect_timeout =
+      std::min(options.connect_timeout, std::max(remaining, kMinAttemptConnect));
   request.stall_timeout = std::min(options.stall_timeout, std::max(remaining, kMinAttemptStall));
   request.stop = stop;
   requests.fetch_add(1, std::memory_order_relaxed);
@@ -359,7 +360,8 @@ TransferResult detail::HubClientImpl::send(std::string_view method, const std::s
 }
 
 bool detail::HubClientImpl::waitBeforeRetry(unsigned retry, const AttemptFailure& failure,
-                                      Clock::time_point deadline, const std::stop_token& stop) {
+                                            Clock::time_point deadline,
+                                            const std::stop_token& stop) {
   milliseconds delay = detail::backoffDelay(retry, failure.retry_after, unitRandom(),
                                             options.backoff_base, options.backoff_cap);
   if (Clock::now() + delay >= deadline) {
@@ -374,7 +376,7 @@ bool detail::HubClientImpl::waitBeforeRetry(unsigned retry, const AttemptFailure
 }
 
 HubError detail::HubClientImpl::givenUp(AttemptFailure failure, const std::stop_token& stop,
-                                  unsigned attempts) {
+                                        unsigned attempts) {
   if (stop.stop_requested()) {
     failure.error.kind = HubErrorKind::kCanceled;
     failure.error.message += " (canceled)";
@@ -386,8 +388,9 @@ HubError detail::HubClientImpl::givenUp(AttemptFailure failure, const std::stop_
   return std::move(failure.error);
 }
 
-HubResult<ApiResponse> detail::HubClientImpl::apiCall(std::string_view method, const std::string& url,
-                                                const detail::ApiCallOptions& call) {
+HubResult<ApiResponse> detail::HubClientImpl::apiCall(std::string_view method,
+                                                      const std::string& url,
+                                                      const detail::ApiCallOptions& call) {
   const std::stop_token& stop = call.stop;
   auto deadline = Clock::now() + options.retry_deadline;
   unsigned retry = 0;
@@ -402,9 +405,9 @@ HubResult<ApiResponse> detail::HubClientImpl::apiCall(std::string_view method, c
                                    call.content_type, /*compressed=*/true, deadline, stop, handler,
                                    call.source, /*is_fresh_connection=*/!call.is_idempotent);
       if (result.outcome == TransferOutcome::kAbortedByHandler && handler.tooLarge()) {
-        return failBad(context(current_method, current),
-                       "response body larger than " + std::to_string(detail::kMaxApiBodyBytes) +
-                           " bytes");
+        return failBad(
+            context(current_method, current),
+            "response body larger than " + std::to_string(detail::kMaxApiBodyBytes) + " bytes");
       }
       if (result.outcome != TransferOutcome::kComplete) {
         failure = detail::transportFailure(result, context(current_method, current));
@@ -440,7 +443,7 @@ HubResult<ApiResponse> detail::HubClientImpl::apiCall(std::string_view method, c
 }
 
 HubResult<std::string> detail::HubClientImpl::followRedirect(const std::string& current,
-                                                       const HttpHeaders& headers, int hops) {
+                                                             const HttpHeaders& headers, int hops) {
   const std::string* location = headers.find("location");
   std::string where = context("GET", current);
   if (location == nullptr) {
@@ -476,10 +479,10 @@ void detail::HubClientImpl::rememberSignedUrl(const std::string& key, const std:
 // ---- reads ----------------------------------------------------------------------------------
 
 HubResult<std::size_t> detail::HubClientImpl::readRange(const common::RepoId& repo,
-                                                  const std::string& commit,
-                                                  const std::string& path, std::uint64_t offset,
-                                                  std::span<char> out,
-                                                  const std::stop_token& stop) {
+                                                        const std::string& commit,
+                                                        const std::string& path,
+                                                        std::uint64_t offset, std::span<char> out,
+                                                        const std::stop_token& stop) {
   if (out.empty()) {
     return std::size_t{0};
   }
@@ -620,7 +623,8 @@ HubResult<std::unique_ptr<HubClient>> HubClient::create(HubOptions options) {
   if (!transport) {
     return common::Unexpected<HubError>(std::move(transport).error());
   }
-  auto impl = std::make_unique<detail::HubClientImpl>(std::move(options), std::move(*origin), std::move(*transport));
+  auto impl = std::make_unique<detail::HubClientImpl>(std::move(options), std::move(*origin),
+                                                      std::move(*transport));
   return std::unique_ptr<HubClient>(new HubClient(std::move(impl)));
 }
 

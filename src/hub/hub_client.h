@@ -148,8 +148,7 @@ class HubClient {
   // GET /api/{t}/{ns}/{name}/commits/{rev}?limit=: the newest `limit` commits of the
   // revision's history, newest first (following Link rel="next" if a page holds fewer).
   HubResult<std::vector<CommitSummary>> listCommits(const common::RepoId& repo,
-                                                    const std::string& revision,
-                                                    std::size_t limit);
+                                                    const std::string& revision, std::size_t limit);
 
   HubStats stats() const;
   const HubOptions& options() const;

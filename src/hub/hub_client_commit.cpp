@@ -18,9 +18,9 @@ constexpr std::size_t kCommitsPageLimit = 1000;  // the largest page the Hub ser
 
 }  // namespace
 
-HubResult<std::vector<PreuploadAnswer>> HubClient::preupload(const common::RepoId& repo,
-                                                             const std::string& revision,
-                                                             const std::vector<PreuploadFile>& files) {
+HubResult<std::vector<PreuploadAnswer>> HubClient::preupload(
+    const common::RepoId& repo, const std::string& revision,
+    const std::vector<PreuploadFile>& files) {
   if (revision.empty()) {
     return impl_->failInvalid("preupload: empty revision");
   }
@@ -34,7 +34,8 @@ HubResult<std::vector<PreuploadAnswer>> HubClient::preupload(const common::RepoI
     if (!body) {
       return impl_->fail(std::move(body).error());
     }
-    auto response = impl_->apiCall("POST", url, {.body = *body, .content_type = "application/json"});
+    auto response =
+        impl_->apiCall("POST", url, {.body = *body, .content_type = "application/json"});
     if (!response) {
       return common::Unexpected<HubError>(std::move(response).error());
     }
@@ -78,8 +79,7 @@ HubResult<CommitInfo> HubClient::commit(const common::RepoId& repo, const std::s
   }
   const std::string url = detail::commitUrl(impl_->options.endpoint, repo, revision);
   auto response = impl_->apiCall(
-      "POST", url,
-      {.body = *body, .content_type = "application/x-ndjson", .is_idempotent = false});
+      "POST", url, {.body = *body, .content_type = "application/x-ndjson", .is_idempotent = false});
   if (!response) {
     return common::Unexpected<HubError>(std::move(response).error());
   }
@@ -99,7 +99,8 @@ HubResult<std::vector<CommitSummary>> HubClient::listCommits(const common::RepoI
   }
   std::unordered_set<std::string> seen;
   auto done = impl_->paginate(
-      detail::commitsUrl(impl_->options.endpoint, repo, revision, std::min(limit, kCommitsPageLimit)),
+      detail::commitsUrl(impl_->options.endpoint, repo, revision,
+                         std::min(limit, kCommitsPageLimit)),
       [&](const detail::ApiResponse& page) -> HubResult<bool> {
         auto parsed = impl_->checked("GET", page.url, detail::parseCommitList(page.body));
         if (!parsed) {

@@ -80,7 +80,7 @@ struct ApiCallOptions {
   std::string_view body{};             // POST body
   std::string_view content_type{};     // POST Content-Type
   std::vector<std::string> headers{};  // extra "Name: value" lines
-  BodySource* source = nullptr;      // PUT body, sent whole on every attempt
+  BodySource* source = nullptr;        // PUT body, sent whole on every attempt
   // A request that changes state (a commit) is repeated only when it cannot have reached the
   // server: a lost answer is not proof that nothing happened. It also gets a connection of its
   // own (see HttpRequest::is_fresh_connection).
@@ -111,7 +111,8 @@ struct HubClientImpl {
                               std::string_view content_type, bool compressed,
                               detail::Clock::time_point deadline, const std::stop_token& stop,
                               detail::ResponseHandler& handler,
-                              detail::BodySource* source = nullptr, bool is_fresh_connection = false);
+                              detail::BodySource* source = nullptr,
+                              bool is_fresh_connection = false);
 
   // Waits before retry number `retry`; false when the deadline would pass or `stop` fired.
   bool waitBeforeRetry(unsigned retry, const detail::AttemptFailure& failure,

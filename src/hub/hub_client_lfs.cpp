@@ -82,8 +82,13 @@ class LfsUpload {
  public:
   LfsUpload(detail::HubClientImpl& impl, const common::RepoId& repo, const std::string& revision,
             std::string oid, std::uint64_t size, int fd, const UploadProgress& progress)
-      : impl_(impl), revision_(revision), oid_(std::move(oid)), size_(size), fd_(fd),
-        progress_(progress), batch_url_(detail::lfsBatchUrl(impl.options.endpoint, repo)) {}
+      : impl_(impl),
+        revision_(revision),
+        oid_(std::move(oid)),
+        size_(size),
+        fd_(fd),
+        progress_(progress),
+        batch_url_(detail::lfsBatchUrl(impl.options.endpoint, repo)) {}
 
   HubResult<void> run() {
     auto plan = batch();
@@ -240,7 +245,8 @@ class LfsUpload {
 
 HubResult<void> HubClient::uploadLfs(const common::RepoId& repo, const std::string& revision,
                                      const std::string& sha256, std::uint64_t size,
-                                     const std::string& local_path, const UploadProgress& progress) {
+                                     const std::string& local_path,
+                                     const UploadProgress& progress) {
   if (!common::isHex(sha256, 64)) {
     return impl_->failInvalid("uploadLfs: the sha256 is not 64 hex digits");
   }
@@ -253,10 +259,10 @@ HubResult<void> HubClient::uploadLfs(const common::RepoId& repo, const std::stri
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
       static_cast<std::uint64_t>(st.st_size) != size) {
-    return impl_->fail(HubError{HubErrorKind::kLocalIo, 0,
-                                "uploadLfs: " + local_path + " is not a regular file of " +
-                                    std::to_string(size) + " bytes",
-                                false});
+    return impl_->fail(HubError{
+        HubErrorKind::kLocalIo, 0,
+        "uploadLfs: " + local_path + " is not a regular file of " + std::to_string(size) + " bytes",
+        false});
   }
   std::string oid = common::toHex(*common::fromHex(sha256));  // lower case, as the Hub names it
   return LfsUpload(*impl_, repo, revision, std::move(oid), size, fd.get(), progress).run();

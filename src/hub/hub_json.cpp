@@ -369,8 +369,8 @@ HubResult<std::string> preuploadBody(std::span<const PreuploadFile> files) {
   return dumpChecked(json{{"files", std::move(list)}});
 }
 
-HubResult<std::vector<PreuploadAnswer>> parsePreuploadAnswers(std::string_view text,
-                                                              std::span<const PreuploadFile> files) {
+HubResult<std::vector<PreuploadAnswer>> parsePreuploadAnswers(
+    std::string_view text, std::span<const PreuploadFile> files) {
   return guarded([&]() -> HubResult<std::vector<PreuploadAnswer>> {
     auto body = parseJson(text);
     const json* list = body && body->is_object() ? field(*body, "files") : nullptr;
@@ -400,12 +400,12 @@ HubResult<std::vector<PreuploadAnswer>> parsePreuploadAnswers(std::string_view t
       PreuploadAnswer& answer = it->second;
       answer.path = it->first;
       const json* mode = field(item, "uploadMode");
-      if (mode == nullptr || !mode->is_string() ||
-          (*mode != "regular" && *mode != "lfs")) {
+      if (mode == nullptr || !mode->is_string() || (*mode != "regular" && *mode != "lfs")) {
         return bad(where + ": \"uploadMode\" is missing or neither \"regular\" nor \"lfs\"");
       }
       answer.mode = *mode == "lfs" ? UploadMode::kLfs : UploadMode::kRegular;
-      if (const json* ignore = field(item, "shouldIgnore"); ignore != nullptr && !ignore->is_null()) {
+      if (const json* ignore = field(item, "shouldIgnore");
+          ignore != nullptr && !ignore->is_null()) {
         if (!ignore->is_boolean()) {
           return bad(where + ": \"shouldIgnore\" is not a boolean");
         }
@@ -516,7 +516,8 @@ HubResult<std::vector<CommitSummary>> parseCommitList(std::string_view text) {
         return bad(where + ": \"id\" is missing or not a 40 digit hex commit id");
       }
       commit.id = *hex;
-      for (auto [name, target] : {std::pair{"title", &commit.title}, std::pair{"message", &commit.message}}) {
+      for (auto [name, target] :
+           {std::pair{"title", &commit.title}, std::pair{"message", &commit.message}}) {
         if (const json* value = field(item, name); value != nullptr && !value->is_null()) {
           if (!value->is_string()) {
             return bad(where + ": \"" + name + "\" is not a string");
@@ -558,7 +559,8 @@ HubResult<LfsUploadPlan> parseLfsBatchAnswer(std::string_view text, std::string_
     if (objects == nullptr || !objects->is_array()) {
       return bad("malformed JSON (expected an object with an \"objects\" array)");
     }
-    if (const json* transfer = field(*body, "transfer"); transfer != nullptr && !transfer->is_null()) {
+    if (const json* transfer = field(*body, "transfer");
+        transfer != nullptr && !transfer->is_null()) {
       if (!transfer->is_string() || (*transfer != "basic" && *transfer != "multipart")) {
         return bad("unsupported \"transfer\" (only basic and multipart are offered)");
       }
@@ -581,17 +583,19 @@ HubResult<LfsUploadPlan> parseLfsBatchAnswer(std::string_view text, std::string_
     if (const json* error = field(object, "error"); error != nullptr && !error->is_null()) {
       const json* code = error->is_object() ? field(*error, "code") : nullptr;
       const json* message = error->is_object() ? field(*error, "message") : nullptr;
-      if (code == nullptr || !code->is_number_integer() || message == nullptr || !message->is_string()) {
+      if (code == nullptr || !code->is_number_integer() || message == nullptr ||
+          !message->is_string()) {
         return bad("object \"error\" without an integer code and a string message");
       }
       auto status = code->get<std::int64_t>();
-      return common::Unexpected<HubError>(errorFromStatus(
-          status >= 100 && status <= 599 ? static_cast<int>(status) : 400, "",
-          message->get_ref<const std::string&>(), "object refused"));
+      return common::Unexpected<HubError>(
+          errorFromStatus(status >= 100 && status <= 599 ? static_cast<int>(status) : 400, "",
+                          message->get_ref<const std::string&>(), "object refused"));
     }
     LfsUploadPlan plan;
     const json* actions = field(object, "actions");
-    const json* upload = actions != nullptr && actions->is_object() ? field(*actions, "upload") : nullptr;
+    const json* upload =
+        actions != nullptr && actions->is_object() ? field(*actions, "upload") : nullptr;
     if (actions != nullptr && !actions->is_null() && !actions->is_object()) {
       return bad("\"actions\" is not an object");
     }
@@ -628,7 +632,8 @@ HubResult<LfsUploadPlan> parseLfsBatchAnswer(std::string_view text, std::string_
     // Every key made only of digits names a part ("00001", ...), numbered from 1.
     std::map<std::uint64_t, std::string> parts;
     for (const auto& [key, value] : header->items()) {
-      if (key.empty() || !std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      if (key.empty() ||
+          !std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         continue;
       }
       auto url = urlValue(&value);

@@ -2,8 +2,9 @@
 #pragma once
 
 // JSON bodies of the Hub API turned into the hub layer's DTOs, with every field the client relies
-// on checked (type, range, format), and the request bodies of uploads built from DTOs. nlohmann::json stays inside hub_json.cpp. Errors are
-// kBadResponse with a reason but no request context; the caller prefixes "METHOD path: ".
+// on checked (type, range, format), and the request bodies of uploads built from DTOs.
+// nlohmann::json stays inside hub_json.cpp. Errors are kBadResponse with a reason but no request
+// context; the caller prefixes "METHOD path: ".
 // Internal to src/hub. All functions are thread-safe (pure).
 
 #include <cstdint>

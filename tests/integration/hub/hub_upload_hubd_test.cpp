@@ -23,8 +23,8 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::HubdProcess;
-using testing::kHubd;
 using testing::hubdStats;
+using testing::kHubd;
 using testing::randomBytes;
 using testing::randomText;
 
@@ -46,12 +46,13 @@ class HubdUploadTest : public ::testing::Test {
     root_ = dir_ / "root";
     setup_error_ = testing::importRepo(kHubd, root_, "models/alice/uploads", src);
     if (setup_error_.empty()) {
-      server_ = HubdProcess::start(kHubd, root_,
-                                   {"--token", kWriteToken + "=alice:write", "--token",
-                                    kReadToken + "=alice:read", "--token", kOtherWriteToken + "=bob:write",
-                                    "--lfs-part-size", std::to_string(kPartSize),
-                                    "--lfs-multipart-threshold", std::to_string(2 * kPartSize)},
-                                   &setup_error_)
+      server_ = HubdProcess::start(
+                    kHubd, root_,
+                    {"--token", kWriteToken + "=alice:write", "--token", kReadToken + "=alice:read",
+                     "--token", kOtherWriteToken + "=bob:write", "--lfs-part-size",
+                     std::to_string(kPartSize), "--lfs-multipart-threshold",
+                     std::to_string(2 * kPartSize)},
+                    &setup_error_)
                     .release();
     }
   }
@@ -124,8 +125,9 @@ TEST_F(HubdUploadTest, CanWriteFollowsTheToken) {
   auto yes = writer->canWrite(kRepo, "main");
   ASSERT_TRUE(yes) << yes.error().message;
   EXPECT_TRUE(*yes);
-  for (const auto& token : {std::optional<std::string>(kReadToken), std::optional<std::string>(kOtherWriteToken),
-                            std::optional<std::string>()}) {
+  for (const auto& token :
+       {std::optional<std::string>(kReadToken), std::optional<std::string>(kOtherWriteToken),
+        std::optional<std::string>()}) {
     auto c = client(token);
     auto no = c->canWrite(kRepo, "main");
     ASSERT_TRUE(no) << no.error().message;
@@ -148,17 +150,19 @@ TEST_F(HubdUploadTest, UploadsAndCommitsEveryKindOfOperation) {
   auto first = c->commit(kRepo, "main", setup);
   ASSERT_TRUE(first) << first.error().message;
 
-  const std::string basic = randomBytes(kPartSize + kPartSize / 2, 11);       // 1.5 MiB: basic PUT
-  const std::string multi = randomBytes(5 * kPartSize + kPartSize / 2, 12);   // 5.5 MiB: 6 parts
+  const std::string basic = randomBytes(kPartSize + kPartSize / 2, 11);      // 1.5 MiB: basic PUT
+  const std::string multi = randomBytes(5 * kPartSize + kPartSize / 2, 12);  // 5.5 MiB: 6 parts
   const std::string basic_sha = common::sha256Hex(basic);
   const std::string multi_sha = common::sha256Hex(multi);
   auto uploads_before = uploadRequests();
   std::atomic<std::uint64_t> reported{0};
   UploadProgress progress{[&](std::uint64_t n) { reported += n; }};
-  auto sent = c->uploadLfs(kRepo, "main", basic_sha, basic.size(), writeFile("basic.bin", basic), progress);
+  auto sent =
+      c->uploadLfs(kRepo, "main", basic_sha, basic.size(), writeFile("basic.bin", basic), progress);
   ASSERT_TRUE(sent) << sent.error().message;
   EXPECT_EQ(uploadRequests() - uploads_before, 1u);  // one PUT
-  sent = c->uploadLfs(kRepo, "main", multi_sha, multi.size(), writeFile("multi.bin", multi), progress);
+  sent =
+      c->uploadLfs(kRepo, "main", multi_sha, multi.size(), writeFile("multi.bin", multi), progress);
   ASSERT_TRUE(sent) << sent.error().message;
   EXPECT_EQ(uploadRequests() - uploads_before, 1u + 6u + 1u);  // six parts and the completion
   EXPECT_EQ(reported.load(), basic.size() + multi.size());
@@ -167,11 +171,12 @@ TEST_F(HubdUploadTest, UploadsAndCommitsEveryKindOfOperation) {
   request.summary = "Upload weights";
   request.description = "written by the hub upload test, id 7d3c2e";
   request.parent_commit = first->commit;
-  request.operations = {{CommitOperation::Kind::kLfsFile, "weights/basic.bin", "", basic_sha, basic.size()},
-                        {CommitOperation::Kind::kLfsFile, "weights/multi.bin", "", multi_sha, multi.size()},
-                        {CommitOperation::Kind::kFile, "notes/hello.txt", std::string("hi\0there\n", 9), "", 0},
-                        {CommitOperation::Kind::kDeletedFile, "old.txt", "", "", 0},
-                        {CommitOperation::Kind::kDeletedFolder, "folder/", "", "", 0}};
+  request.operations = {
+      {CommitOperation::Kind::kLfsFile, "weights/basic.bin", "", basic_sha, basic.size()},
+      {CommitOperation::Kind::kLfsFile, "weights/multi.bin", "", multi_sha, multi.size()},
+      {CommitOperation::Kind::kFile, "notes/hello.txt", std::string("hi\0there\n", 9), "", 0},
+      {CommitOperation::Kind::kDeletedFile, "old.txt", "", "", 0},
+      {CommitOperation::Kind::kDeletedFolder, "folder/", "", "", 0}};
   auto made = c->commit(kRepo, "main", request);
   ASSERT_TRUE(made) << made.error().message;
   EXPECT_EQ(made->commit.size(), 40u);
@@ -218,7 +223,8 @@ TEST_F(HubdUploadTest, UploadsAndCommitsEveryKindOfOperation) {
   auto before = uploadRequests();
   auto uploaded_before = c->stats().bytes_uploaded;
   reported = 0;
-  sent = c->uploadLfs(kRepo, "main", multi_sha, multi.size(), writeFile("multi.bin", multi), progress);
+  sent =
+      c->uploadLfs(kRepo, "main", multi_sha, multi.size(), writeFile("multi.bin", multi), progress);
   ASSERT_TRUE(sent) << sent.error().message;
   sent = c->uploadLfs(kRepo, "main", basic_sha, basic.size(), writeFile("basic.bin", basic));
   ASSERT_TRUE(sent) << sent.error().message;
@@ -254,7 +260,8 @@ TEST_F(HubdUploadTest, CommitErrors) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().kind, HubErrorKind::kEntryNotFound) << missing.error().message;
 
-  request.operations = {{CommitOperation::Kind::kLfsFile, "never.bin", "", std::string(64, 'e'), 10}};
+  request.operations = {
+      {CommitOperation::Kind::kLfsFile, "never.bin", "", std::string(64, 'e'), 10}};
   auto unknown = c->commit(kRepo, "main", request);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().kind, HubErrorKind::kBadResponse) << unknown.error().message;  // 422

@@ -45,9 +45,9 @@ const std::string kBatchTarget = "/org/name.git/info/lfs/objects/batch";
 class TempFile {
  public:
   explicit TempFile(const std::string& data) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub_upload_test." + std::to_string(::getpid()) + "." +
-            std::to_string(std::random_device{}()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("hub_upload_test." + std::to_string(::getpid()) +
+                                                  "." + std::to_string(std::random_device{}()));
     std::filesystem::create_directories(dir_);
     path_ = (dir_ / "blob").string();
     std::ofstream(path_, std::ios::binary) << data;
@@ -205,7 +205,8 @@ CommitRequest sampleCommit() {
 
 TEST(HubClientUploadTest, CommitSendsNdjsonAndReadsTheCommitId) {
   LocalRawServer server([](const RawRequest&) {
-    return httpReply(200, R"({"success":true,"commitOid":")" + std::string("89ABCDEF") + kCommit.substr(8) +
+    return httpReply(200, R"({"success":true,"commitOid":")" + std::string("89ABCDEF") +
+                              kCommit.substr(8) +
                               R"(","commitUrl":"http://x/org/name/commit/1","hookOutput":""})");
   });
   auto client = makeClient(optionsFor(server.url()));
@@ -255,13 +256,17 @@ INSTANTIATE_TEST_SUITE_P(
                           HubErrorKind::kServerError},
         CommitFailureCase{"status_429", httpReply(429, ""), HubErrorKind::kRateLimited},
         CommitFailureCase{"cut_before_answer", RawReply{"", true, {}}, HubErrorKind::kNetwork},
-        CommitFailureCase{"cut_mid_answer",
-                          RawReply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"commitOid\"", true, {}},
-                          HubErrorKind::kNetwork},
-        CommitFailureCase{"status_412",
-                          httpReply(412, R"({"error":"moved"})", {"X-Error-Code: PreconditionFailed"}),
-                          HubErrorKind::kConflict}),
-    [](const ::testing::TestParamInfo<CommitFailureCase>& param) { return std::string(param.param.name); });
+        CommitFailureCase{
+            "cut_mid_answer",
+            RawReply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"commitOid\"", true, {}},
+            HubErrorKind::kNetwork},
+        CommitFailureCase{
+            "status_412",
+            httpReply(412, R"({"error":"moved"})", {"X-Error-Code: PreconditionFailed"}),
+            HubErrorKind::kConflict}),
+    [](const ::testing::TestParamInfo<CommitFailureCase>& param) {
+      return std::string(param.param.name);
+    });
 
 TEST(HubClientUploadTest, CommitIsNotResentOnAKeptAliveConnection) {
   // libcurl sends a request again by itself when a reused connection closes without an answer;
@@ -286,7 +291,8 @@ TEST(HubClientUploadTest, CommitIsNotResentOnAKeptAliveConnection) {
 
 TEST(HubClientUploadTest, CommitConflictKeepsTheStatus) {
   LocalRawServer server([](const RawRequest&) {
-    return httpReply(412, "", {"X-Error-Message: The branch was updated since you opened this page."});
+    return httpReply(412, "",
+                     {"X-Error-Message: The branch was updated since you opened this page."});
   });
   auto client = makeClient(optionsFor(server.url()));
   auto info = client->commit(kRepo, "main", sampleCommit());
@@ -316,8 +322,11 @@ TEST(HubClientUploadTest, CommitRefusesAnInvalidRequestWithoutSendingIt) {
 
 TEST(HubClientUploadTest, ListCommitsFollowsPagesUpToTheLimit) {
   auto item = [](char c, const std::string& title) {
-    return json{{"id", std::string(40, c)}, {"title", title}, {"message", title + " body"},
-                {"authors", json::array()}, {"date", "2026-01-02T03:04:05.000Z"}};
+    return json{{"id", std::string(40, c)},
+                {"title", title},
+                {"message", title + " body"},
+                {"authors", json::array()},
+                {"date", "2026-01-02T03:04:05.000Z"}};
   };
   LocalRawServer server([&](const RawRequest& req) {
     if (req.target.find("p=1") != std::string::npos) {
@@ -356,10 +365,11 @@ TEST(HubClientUploadTest, UploadLfsOfAStoredObjectSendsOnlyTheBatch) {
   EXPECT_EQ(reqs[0].header("content-type"), kLfsType);
   EXPECT_EQ(reqs[0].header("accept"), kLfsType);
   EXPECT_EQ(reqs[0].header("authorization"), "Bearer " + kToken);
-  EXPECT_EQ(json::parse(reqs[0].body),
-            (json{{"operation", "upload"}, {"transfers", {"basic", "multipart"}},
-                  {"objects", {{{"oid", kSha256}, {"size", 4}}}}, {"hash_algo", "sha256"},
-                  {"ref", {{"name", "refs/pr/1"}}}}));
+  EXPECT_EQ(json::parse(reqs[0].body), (json{{"operation", "upload"},
+                                             {"transfers", {"basic", "multipart"}},
+                                             {"objects", {{{"oid", kSha256}, {"size", 4}}}},
+                                             {"hash_algo", "sha256"},
+                                             {"ref", {{"name", "refs/pr/1"}}}}));
 }
 
 TEST(HubClientUploadTest, UploadLfsBasicGoesToAnotherOriginWithoutTheToken) {
@@ -369,14 +379,15 @@ TEST(HubClientUploadTest, UploadLfsBasicGoesToAnotherOriginWithoutTheToken) {
     return req.method == "PUT" ? httpReply(200, "", {"ETag: \"x\""}) : httpReply(200, "{}");
   });
   LocalRawServer hub([&](const RawRequest&) {
-    return batchReply(data.size(),
-                      {{"upload", {{"href", storage.url() + "/bucket/obj?X-Amz-Signature=abc"},
-                                   {"header", json::object()}}},
-                       {"verify", {{"href", storage.url() + "/verify"}}}});
+    return batchReply(data.size(), {{"upload",
+                                     {{"href", storage.url() + "/bucket/obj?X-Amz-Signature=abc"},
+                                      {"header", json::object()}}},
+                                    {"verify", {{"href", storage.url() + "/verify"}}}});
   });
   auto client = makeClient(optionsFor(hub.url()));
   ProgressSum progress;
-  auto done = client->uploadLfs(kRepo, "main", kSha256, data.size(), file.path(), progress.progress());
+  auto done =
+      client->uploadLfs(kRepo, "main", kSha256, data.size(), file.path(), progress.progress());
   ASSERT_TRUE(done) << done.error().message;
   auto reqs = storage.requests();
   ASSERT_EQ(reqs.size(), 2u);
@@ -411,8 +422,9 @@ TEST(HubClientUploadTest, UploadLfsVerifiesWithTheToken) {
   std::string base;
   LocalRawServer hub([&](const RawRequest& req) {
     if (req.target == kBatchTarget) {
-      return batchReply(data.size(), {{"upload", {{"href", base + "/upload/obj"}}},
-                                      {"verify", {{"href", base + "/org/name.git/info/lfs/objects/verify"}}}});
+      return batchReply(data.size(),
+                        {{"upload", {{"href", base + "/upload/obj"}}},
+                         {"verify", {{"href", base + "/org/name.git/info/lfs/objects/verify"}}}});
     }
     if (req.method == "PUT") {
       return httpReply(200, "");
@@ -463,7 +475,8 @@ TEST(HubClientUploadTest, UploadLfsMultipartSendsPartsInParallelAndCompletes) {
   options.max_parallel_parts = 3;
   auto client = makeClient(options);
   ProgressSum progress;
-  auto done = client->uploadLfs(kRepo, "main", kSha256, data.size(), file.path(), progress.progress());
+  auto done =
+      client->uploadLfs(kRepo, "main", kSha256, data.size(), file.path(), progress.progress());
   ASSERT_TRUE(done) << done.error().message;
 
   std::map<int, std::string> bodies;
@@ -478,7 +491,8 @@ TEST(HubClientUploadTest, UploadLfsMultipartSendsPartsInParallelAndCompletes) {
   }
   ASSERT_EQ(bodies.size(), 6u);
   for (int n = 1; n <= 6; ++n) {
-    EXPECT_TRUE(bodies[n] == data.substr(static_cast<std::size_t>(n - 1) * kChunk, kChunk)) << "part " << n;
+    EXPECT_TRUE(bodies[n] == data.substr(static_cast<std::size_t>(n - 1) * kChunk, kChunk))
+        << "part " << n;
   }
   EXPECT_EQ(storage.requests().size(), 6u + 1u + 1u);  // part 3 twice, one completion
   EXPECT_GE(peak.load(), 2);
@@ -551,8 +565,9 @@ TEST(HubClientUploadTest, UploadLfsCompletionAnsweredLateIsCheckedWithTheBatch) 
                               : httpReply(400, R"({"error":"Part 1 was not uploaded"})");
   });
   LocalRawServer hub([&](const RawRequest&) {
-    return batches++ == 0 ? batchReply(data.size(), multipartActions(storage.url(), data.size(), 1000))
-                          : batchReply(data.size());
+    return batches++ == 0
+               ? batchReply(data.size(), multipartActions(storage.url(), data.size(), 1000))
+               : batchReply(data.size());
   });
   auto client = makeClient(optionsFor(hub.url()));
   auto done = client->uploadLfs(kRepo, "main", kSha256, data.size(), file.path());

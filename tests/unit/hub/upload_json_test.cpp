@@ -61,8 +61,9 @@ TEST(UploadJsonTest, CommitNdjsonLinesAndFieldNames) {
   EXPECT_EQ(j[1]["value"].size(), 3u);
   EXPECT_EQ(common::base64Decode(j[1]["value"]["content"].get<std::string>()), binary);
   EXPECT_EQ(j[2]["key"], "lfsFile");
-  EXPECT_EQ(j[2]["value"], (json{{"path", "w.bin"}, {"algo", "sha256"}, {"oid", std::string(64, 'c')},
-                                 {"size", 123}}));
+  EXPECT_EQ(
+      j[2]["value"],
+      (json{{"path", "w.bin"}, {"algo", "sha256"}, {"oid", std::string(64, 'c')}, {"size", 123}}));
   EXPECT_EQ(j[3], (json{{"key", "deletedFile"}, {"value", {{"path", "old.txt"}}}}));
   EXPECT_EQ(j[4], (json{{"key", "deletedFolder"}, {"value", {{"path", "folder"}}}}));
 }
@@ -72,7 +73,8 @@ TEST(UploadJsonTest, CommitNdjsonWithoutParentHasNoParentCommit) {
   request.summary = "s";
   auto body = commitNdjson(request);
   ASSERT_TRUE(body) << body.error().message;
-  EXPECT_EQ(*body, R"({"key":"header","value":{"description":"","summary":"s"}})" "\n");
+  EXPECT_EQ(*body, R"({"key":"header","value":{"description":"","summary":"s"}})"
+                   "\n");
 }
 
 TEST(UploadJsonTest, CommitNdjsonRefusesWhatCannotBeSent) {
@@ -85,13 +87,12 @@ TEST(UploadJsonTest, CommitNdjsonRefusesWhatCannotBeSent) {
   };
   using K = CommitOperation::Kind;
   const CommitOperation ok{K::kDeletedFile, "a", "", "", 0};
-  for (const auto& result : {with({K::kFile, "../etc/passwd", "x", "", 0}),
-                             with({K::kFile, "/abs", "x", "", 0}),
-                             with({K::kFile, "dir/", "x", "", 0}),
-                             with({K::kDeletedFile, "", "", "", 0}),
-                             with({K::kLfsFile, "w.bin", "", "not-a-sha", 1}),
-                             with({K::kFile, "bad\xff utf8", "x", "", 0}),
-                             with(ok, "xyz"), with(ok, "abcd"), with(ok, std::string(41, 'a'))}) {
+  for (const auto& result :
+       {with({K::kFile, "../etc/passwd", "x", "", 0}), with({K::kFile, "/abs", "x", "", 0}),
+        with({K::kFile, "dir/", "x", "", 0}), with({K::kDeletedFile, "", "", "", 0}),
+        with({K::kLfsFile, "w.bin", "", "not-a-sha", 1}),
+        with({K::kFile, "bad\xff utf8", "x", "", 0}), with(ok, "xyz"), with(ok, "abcd"),
+        with(ok, std::string(41, 'a'))}) {
     ASSERT_FALSE(result);
     EXPECT_EQ(result.error().kind, HubErrorKind::kInvalidArgument) << result.error().message;
   }
@@ -104,13 +105,15 @@ TEST(UploadJsonTest, CommitNdjsonRefusesWhatCannotBeSent) {
 // ---- preupload ------------------------------------------------------------------------------
 
 TEST(UploadJsonTest, PreuploadBodyCutsAndEncodesTheSample) {
-  std::vector<PreuploadFile> files = {{"a.txt", 5, "hello"}, {"big.bin", 1 << 20, std::string(600, '\0')}};
+  std::vector<PreuploadFile> files = {{"a.txt", 5, "hello"},
+                                      {"big.bin", 1 << 20, std::string(600, '\0')}};
   auto body = preuploadBody(files);
   ASSERT_TRUE(body) << body.error().message;
   json j = json::parse(*body);
   ASSERT_EQ(j["files"].size(), 2u);
   EXPECT_EQ(j["files"][0], (json{{"path", "a.txt"}, {"size", 5}, {"sample", "aGVsbG8="}}));
-  EXPECT_EQ(common::base64Decode(j["files"][1]["sample"].get<std::string>()), std::string(512, '\0'));
+  EXPECT_EQ(common::base64Decode(j["files"][1]["sample"].get<std::string>()),
+            std::string(512, '\0'));
   std::vector<PreuploadFile> bad = {{"a/../b", 1, "x"}};
   EXPECT_EQ(preuploadBody(bad).error().kind, HubErrorKind::kInvalidArgument);
 }
@@ -121,8 +124,11 @@ TEST(UploadJsonTest, PreuploadAnswersComeInTheOrderAsked) {
       R"({"files":[{"path":"b.bin","uploadMode":"lfs","shouldIgnore":false,"oid":")" +
           std::string(64, 'F') +
           R"("},{"path":"c","uploadMode":"regular","shouldIgnore":true,"oid":null},)"
-          R"({"path":"a.txt","uploadMode":"regular","shouldIgnore":false,"oid":")" + kCommit + R"(","x":1}],)"
-          R"("commitOid":")" + kCommit + R"("})",
+          R"({"path":"a.txt","uploadMode":"regular","shouldIgnore":false,"oid":")" +
+          kCommit +
+          R"(","x":1}],)"
+          R"("commitOid":")" +
+          kCommit + R"("})",
       files);
   ASSERT_TRUE(answers) << answers.error().message;
   ASSERT_EQ(answers->size(), 3u);
@@ -141,14 +147,15 @@ TEST(UploadJsonTest, PreuploadAnswerValidation) {
   const std::string b = R"({"path":"b","uploadMode":"regular"})";
   for (const std::string& body : std::vector<std::string>{
            "not json", "[]", "{}", R"({"files":{}})",
-           R"({"files":[{"uploadMode":"regular"},)" + b + "]}",          // no path
-           R"({"files":[{"path":"a.txt"},)" + b + "]}",                  // no uploadMode
+           R"({"files":[{"uploadMode":"regular"},)" + b + "]}",  // no path
+           R"({"files":[{"path":"a.txt"},)" + b + "]}",          // no uploadMode
            R"({"files":[{"path":"a.txt","uploadMode":"xet"},)" + b + "]}",
            R"({"files":[{"path":"a.txt","uploadMode":1},)" + b + "]}",
            R"({"files":[{"path":7,"uploadMode":"lfs"},)" + b + "]}",
-           R"({"files":[)" + b + "]}",                                   // a.txt not answered
+           R"({"files":[)" + b + "]}",  // a.txt not answered
            R"({"files":[{"path":"a.txt","uploadMode":"lfs"},)" + b + "," + b + "]}",  // twice
-           R"({"files":[{"path":"zzz","uploadMode":"lfs"},{"path":"a.txt","uploadMode":"lfs"},)" + b + "]}",
+           R"({"files":[{"path":"zzz","uploadMode":"lfs"},{"path":"a.txt","uploadMode":"lfs"},)" +
+               b + "]}",
            R"({"files":[{"path":"a.txt","uploadMode":"lfs","shouldIgnore":"no"},)" + b + "]}",
            R"({"files":[{"path":"a.txt","uploadMode":"lfs","oid":"123"},)" + b + "]}"}) {
     auto answers = parsePreuploadAnswers(body, files);
@@ -161,17 +168,19 @@ TEST(UploadJsonTest, PreuploadAnswerValidation) {
 
 std::string batchAnswer(const std::string& actions, std::uint64_t size = 5767168,
                         const std::string& oid = kSha256) {
-  return R"({"transfer":"basic","objects":[{"oid":")" + oid + R"(","size":)" + std::to_string(size) +
-         R"(,"authenticated":true)" + (actions.empty() ? "" : R"(,"actions":)" + actions) + "}]}";
+  return R"({"transfer":"basic","objects":[{"oid":")" + oid + R"(","size":)" +
+         std::to_string(size) + R"(,"authenticated":true)" +
+         (actions.empty() ? "" : R"(,"actions":)" + actions) + "}]}";
 }
 
 std::string multipartHeader(int parts, const std::string& chunk = R"("1048576")", int first = 1) {
   std::string header = R"({"chunk_size":)" + chunk;
   // Out of order on purpose: the numbers decide the order, not the JSON.
   for (int n = first + parts - 1; n >= first; --n) {
-    char key[8];
+    char key[16];
     std::snprintf(key, sizeof key, "%05d", n);
-    header += R"(,")" + std::string(key) + R"(":"http://s3.test/part/)" + std::to_string(n) + R"(?sig=x")";
+    header += R"(,")" + std::string(key) + R"(":"http://s3.test/part/)" + std::to_string(n) +
+              R"(?sig=x")";
   }
   return header + "}";
 }
@@ -184,14 +193,17 @@ std::string uploadAction(const std::string& header) {
 TEST(UploadJsonTest, BatchBodyFields) {
   auto body = lfsBatchBody(kSha256, 42, "refs/pr/1");
   ASSERT_TRUE(body);
-  EXPECT_EQ(json::parse(*body),
-            (json{{"operation", "upload"}, {"transfers", {"basic", "multipart"}},
-                  {"objects", {{{"oid", kSha256}, {"size", 42}}}}, {"hash_algo", "sha256"},
-                  {"ref", {{"name", "refs/pr/1"}}}}));
+  EXPECT_EQ(json::parse(*body), (json{{"operation", "upload"},
+                                      {"transfers", {"basic", "multipart"}},
+                                      {"objects", {{{"oid", kSha256}, {"size", 42}}}},
+                                      {"hash_algo", "sha256"},
+                                      {"ref", {{"name", "refs/pr/1"}}}}));
   EXPECT_FALSE(json::parse(*lfsBatchBody(kSha256, 42, "")).contains("ref"));
-  EXPECT_EQ(json::parse(multipartCompletionBody(kSha256, {"\"e1\"", "e2"})),
-            (json{{"oid", kSha256},
-                  {"parts", {{{"partNumber", 1}, {"etag", "\"e1\""}}, {{"partNumber", 2}, {"etag", "e2"}}}}}));
+  EXPECT_EQ(
+      json::parse(multipartCompletionBody(kSha256, {"\"e1\"", "e2"})),
+      (json{{"oid", kSha256},
+            {"parts",
+             {{{"partNumber", 1}, {"etag", "\"e1\""}}, {{"partNumber", 2}, {"etag", "e2"}}}}}));
   EXPECT_EQ(json::parse(lfsVerifyBody(kSha256, 7)), (json{{"oid", kSha256}, {"size", 7}}));
 }
 
@@ -201,7 +213,8 @@ TEST(UploadJsonTest, BatchPlans) {
   EXPECT_EQ(stored->kind, LfsUploadPlan::Kind::kAlreadyStored);
 
   auto basic = parseLfsBatchAnswer(
-      batchAnswer(R"({"upload":{"href":"http://s3.test/obj?sig=1","header":{}}})"), kSha256, 5767168);
+      batchAnswer(R"({"upload":{"href":"http://s3.test/obj?sig=1","header":{}}})"), kSha256,
+      5767168);
   ASSERT_TRUE(basic) << basic.error().message;
   EXPECT_EQ(basic->kind, LfsUploadPlan::Kind::kBasic);
   EXPECT_EQ(basic->upload_url, "http://s3.test/obj?sig=1");
@@ -220,7 +233,8 @@ TEST(UploadJsonTest, BatchPlans) {
   EXPECT_EQ(multi->verify_url, "http://hub.test/org/name.git/info/lfs/objects/verify");
 
   // chunk_size as a JSON number, and an exact multiple of it.
-  auto exact = parseLfsBatchAnswer(batchAnswer(uploadAction(multipartHeader(2, "1024")), 2048), kSha256, 2048);
+  auto exact = parseLfsBatchAnswer(batchAnswer(uploadAction(multipartHeader(2, "1024")), 2048),
+                                   kSha256, 2048);
   ASSERT_TRUE(exact) << exact.error().message;
   EXPECT_EQ(exact->part_urls.size(), 2u);
 }
@@ -234,7 +248,8 @@ TEST(UploadJsonTest, BatchAnswerValidation) {
   for (const Case& c : std::vector<Case>{
            {"not_json", "{"},
            {"no_objects", R"({"transfer":"basic"})"},
-           {"two_objects", R"({"objects":[{"oid":")" + kSha256 + R"(","size":1},{"oid":")" + kSha256 + R"(","size":1}]})"},
+           {"two_objects", R"({"objects":[{"oid":")" + kSha256 + R"(","size":1},{"oid":")" +
+                               kSha256 + R"(","size":1}]})"},
            {"other_oid", batchAnswer("", size, std::string(64, 'b'))},
            {"other_size", batchAnswer("", size + 1)},
            {"xet", R"({"transfer":"xet","objects":[{"oid":")" + kSha256 + R"(","size":5767168}]})"},
@@ -249,25 +264,29 @@ TEST(UploadJsonTest, BatchAnswerValidation) {
            {"negative_chunk", batchAnswer(uploadAction(multipartHeader(6, "-1")))},
            {"text_chunk", batchAnswer(uploadAction(multipartHeader(6, R"("1 MiB")")))},
            {"part_not_a_url", batchAnswer(uploadAction(R"({"chunk_size":"6000000","00001":42})"))},
-           {"duplicate_part", batchAnswer(uploadAction(
-                                  R"({"chunk_size":"3000000","1":"http://a/1","01":"http://a/1b"})"))},
-           {"malformed_error", R"({"objects":[{"oid":")" + kSha256 + R"(","size":5767168,"error":{"code":"x"}}]})"},
+           {"duplicate_part",
+            batchAnswer(
+                uploadAction(R"({"chunk_size":"3000000","1":"http://a/1","01":"http://a/1b"})"))},
+           {"malformed_error",
+            R"({"objects":[{"oid":")" + kSha256 + R"(","size":5767168,"error":{"code":"x"}}]})"},
        }) {
     auto plan = parseLfsBatchAnswer(c.body, kSha256, size);
     ASSERT_FALSE(plan) << c.name;
-    EXPECT_EQ(plan.error().kind, HubErrorKind::kBadResponse) << c.name << ": " << plan.error().message;
+    EXPECT_EQ(plan.error().kind, HubErrorKind::kBadResponse)
+        << c.name << ": " << plan.error().message;
   }
 }
 
 TEST(UploadJsonTest, BatchObjectErrorsKeepTheirCode) {
   auto answer = [](int code) {
-    return R"({"objects":[{"oid":")" + kSha256 + R"(","size":9,"error":{"code":)" + std::to_string(code) +
-           R"(,"message":"no \u0007 way"}}]})";
+    return R"({"objects":[{"oid":")" + kSha256 + R"(","size":9,"error":{"code":)" +
+           std::to_string(code) + R"(,"message":"no \u0007 way"}}]})";
   };
   auto forbidden = parseLfsBatchAnswer(answer(403), kSha256, 9);
   ASSERT_FALSE(forbidden);
   EXPECT_EQ(forbidden.error().kind, HubErrorKind::kForbidden);
-  EXPECT_NE(forbidden.error().message.find("no   way"), std::string::npos) << forbidden.error().message;
+  EXPECT_NE(forbidden.error().message.find("no   way"), std::string::npos)
+      << forbidden.error().message;
   EXPECT_EQ(parseLfsBatchAnswer(answer(422), kSha256, 9).error().kind, HubErrorKind::kBadResponse);
   EXPECT_EQ(parseLfsBatchAnswer(answer(404), kSha256, 9).error().kind, HubErrorKind::kNotFound);
 }
@@ -275,15 +294,17 @@ TEST(UploadJsonTest, BatchObjectErrorsKeepTheirCode) {
 // ---- commit answers -------------------------------------------------------------------------
 
 TEST(UploadJsonTest, CommitAnswers) {
-  auto info = parseCommitInfo(R"({"success":true,"commitOid":")" + std::string("ABCDEF") + kCommit.substr(6) +
-                              R"(","commitUrl":"http://x/commit/y"})");
+  auto info = parseCommitInfo(R"({"success":true,"commitOid":")" + std::string("ABCDEF") +
+                              kCommit.substr(6) + R"(","commitUrl":"http://x/commit/y"})");
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_EQ(info->commit, "abcdef" + kCommit.substr(6));
-  for (const char* body : {"{}", R"({"commitOid":"abc"})", R"({"commitOid":null})", "[]", "<html>"}) {
+  for (const char* body :
+       {"{}", R"({"commitOid":"abc"})", R"({"commitOid":null})", "[]", "<html>"}) {
     EXPECT_EQ(parseCommitInfo(body).error().kind, HubErrorKind::kBadResponse) << body;
   }
-  auto list = parseCommitList(R"([{"id":")" + kCommit +
-                              R"(","title":"t","message":"m\nid","authors":[],"date":"2026-01-02T03:04:05.000Z"}])");
+  auto list = parseCommitList(
+      R"([{"id":")" + kCommit +
+      R"(","title":"t","message":"m\nid","authors":[],"date":"2026-01-02T03:04:05.000Z"}])");
   ASSERT_TRUE(list) << list.error().message;
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ((*list)[0].id, kCommit);
@@ -291,7 +312,8 @@ TEST(UploadJsonTest, CommitAnswers) {
   EXPECT_EQ((*list)[0].message, "m\nid");
   for (const std::string& body :
        {std::string("{}"), std::string(R"([{"title":"t","date":"2026-01-02T03:04:05Z"}])"),
-        R"([{"id":")" + kCommit + R"("}])", R"([{"id":")" + kCommit + R"(","date":"2026-01-02T03:04:05Z","title":5}])",
+        R"([{"id":")" + kCommit + R"("}])",
+        R"([{"id":")" + kCommit + R"(","date":"2026-01-02T03:04:05Z","title":5}])",
         std::string(R"([{"id":"xyz","date":"2026-01-02T03:04:05Z"}])")}) {
     EXPECT_EQ(parseCommitList(body).error().kind, HubErrorKind::kBadResponse) << body;
   }
