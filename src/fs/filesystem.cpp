@@ -649,7 +649,8 @@ FsResult<std::uint64_t> Filesystem::open(std::uint64_t ino, int flags) {
   return fh;
 }
 
-FsResult<std::size_t> Filesystem::read(std::uint64_t fh, std::uint64_t offset, std::span<char> out) {
+FsResult<std::size_t> Filesystem::read(std::uint64_t fh, std::uint64_t offset, std::span<char> out,
+                                       std::vector<ReadPiece>* pieces) {
   std::shared_ptr<Handle> handle;
   {
     std::lock_guard lock(table_mu_);
@@ -664,10 +665,13 @@ FsResult<std::size_t> Filesystem::read(std::uint64_t fh, std::uint64_t offset, s
     if (!got) {
       return fsError(FsErrorKind::kIo, got.error().message);
     }
+    if (pieces != nullptr) {
+      pieces->assign(1, ReadPiece{out.data(), *got, nullptr});
+    }
     return *got;
   }
   const FileRef& file = handle->node->file;
-  auto got = engine_->read(file, offset, out, &handle->state);
+  auto got = engine_->read(file, offset, out, &handle->state, pieces);
   if (!got) {
     return common::Unexpected<FsError>(
         fromHubError(got.error(), "reading " + file.repo.key() + "@" + file.commit + "/" + file.path));

@@ -118,7 +118,9 @@ class Filesystem {
   FsResult<std::string> readlink(std::uint64_t ino);
   FsResult<std::vector<DirEntry>> readdir(std::uint64_t ino);
   FsResult<std::uint64_t> open(std::uint64_t ino, int flags);
-  FsResult<std::size_t> read(std::uint64_t fh, std::uint64_t offset, std::span<char> out);
+  // See ReadEngine::read for `pieces`.
+  FsResult<std::size_t> read(std::uint64_t fh, std::uint64_t offset, std::span<char> out,
+                             std::vector<ReadPiece>* pieces = nullptr);
   void release(std::uint64_t fh);
   FsResult<std::string> getxattr(std::uint64_t ino, std::string_view name);
   FsResult<std::vector<std::string>> listxattr(std::uint64_t ino);

@@ -275,11 +275,20 @@ void opRead(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_fil
       buf.resize(size);
     }
     spdlog::debug("read fh {} offset {} size {}", fi->fh, off, size);
-    auto got = fsOf(req).read(fi->fh, static_cast<uint64_t>(off), std::span<char>(buf.data(), size));
+    thread_local std::vector<ReadPiece> pieces;
+    auto got = fsOf(req).read(fi->fh, static_cast<uint64_t>(off), std::span<char>(buf.data(), size),
+                              &pieces);
     if (!got) {
       return replyError(req, got.error());
     }
-    fuse_reply_buf(req, buf.data(), *got);
+    // Straight from the fetched buffers to the kernel: no copy into a reply buffer first.
+    thread_local std::vector<struct iovec> iov;
+    iov.clear();
+    for (const auto& p : pieces) {
+      iov.push_back(iovec{const_cast<char*>(p.data), p.size});
+    }
+    fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
+    pieces.clear();  // lets go of the buffers
   });
 }
 

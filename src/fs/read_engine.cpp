@@ -117,7 +117,11 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
 }
 
 hub::HubResult<std::size_t> ReadEngine::read(const FileRef& file, std::uint64_t offset,
-                                              std::span<char> out, ReadState* state) {
+                                              std::span<char> out, ReadState* state,
+                                              std::vector<ReadPiece>* pieces) {
+  if (pieces != nullptr) {
+    pieces->clear();
+  }
   if (offset >= file.size || out.empty()) {
     return std::size_t{0};
   }
@@ -125,11 +129,15 @@ hub::HubResult<std::size_t> ReadEngine::read(const FileRef& file, std::uint64_t 
   // over and fetches it itself. That happens at most a few times in a row.
   for (int attempt = 0;; ++attempt) {
     bool retry = false;
-    auto got = readOnce(file, offset, out, retry);
+    auto got = readOnce(file, offset, out, retry, pieces);
     if (!retry || attempt >= 8) {
       if (got && state != nullptr) {
-        if (offset == 0 && isSafetensorsPath(file.path)) {
-          learnTensors(file, std::span<const char>(out.data(), *got), state);
+        if (offset == 0 && isSafetensorsPath(file.path) && *got > 0) {
+          std::span<const char> first(out.data(), *got);
+          if (pieces != nullptr && !pieces->empty()) {
+            first = std::span<const char>(pieces->front().data, pieces->front().size);
+          }
+          learnTensors(file, first, state);
         }
         maybePrefetch(file, offset, offset + *got, state);
       }
@@ -139,10 +147,23 @@ hub::HubResult<std::size_t> ReadEngine::read(const FileRef& file, std::uint64_t 
 }
 
 hub::HubResult<std::size_t> ReadEngine::readOnce(const FileRef& file, std::uint64_t offset,
-                                                  std::span<char> out, bool& retry) {
+                                                  std::span<char> out, bool& retry,
+                                                  std::vector<ReadPiece>* pieces) {
   std::uint64_t end = std::min<std::uint64_t>(file.size, offset + out.size());
   std::uint64_t first = offset / block_size_;
   std::uint64_t last = (end - 1) / block_size_;
+  if (pieces != nullptr) {
+    pieces->assign(static_cast<std::size_t>(last - first + 1), ReadPiece{});
+  }
+  // Where block i's bytes are: in place in memory when the caller takes pieces, else copied.
+  auto deliver = [&](std::uint64_t i, const BlockView& block, std::uint64_t from,
+                     std::uint64_t length, char* dest) {
+    if (pieces != nullptr) {
+      (*pieces)[i - first] = ReadPiece{block.data() + from, length, block.buffer};
+    } else {
+      std::memcpy(dest, block.data() + from, length);
+    }
+  };
 
   struct Need {
     std::uint64_t index;
@@ -160,13 +181,16 @@ hub::HubResult<std::size_t> ReadEngine::readOnce(const FileRef& file, std::uint6
     char* dest = out.data() + (block_start + from - offset);
     std::string k = key(file.content_id, i);
     if (auto data = fromMemory(k)) {
-      std::memcpy(dest, data->data() + from, to - from);
+      deliver(i, *data, from, to - from, dest);
       blocks_from_memory_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     if (cache_ != nullptr) {
       auto got = cache_->read(file.content_id, i, from, std::span<char>(dest, to - from));
       if (got && *got == to - from) {
+        if (pieces != nullptr) {
+          (*pieces)[i - first] = ReadPiece{dest, to - from, nullptr};
+        }
         blocks_from_cache_.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
@@ -218,7 +242,7 @@ hub::HubResult<std::size_t> ReadEngine::readOnce(const FileRef& file, std::uint6
       if (need.flight->error) {
         return common::Unexpected<hub::HubError>(*need.flight->error);
       }
-      std::memcpy(need.dest, need.flight->data.data() + need.from, need.length);
+      deliver(need.index, need.flight->data, need.from, need.length, need.dest);
     }
   }
   if (retry) {

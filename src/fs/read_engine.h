@@ -89,6 +89,15 @@ struct ReadStats {
   std::uint64_t waits_on_other_fetch = 0;
 };
 
+// Part of a read's answer. Bytes already in memory are handed out in place (the FUSE reply
+// writes them to the kernel straight from the fetched buffer), kept alive by `keep`; other bytes
+// are copied into the caller's buffer and `keep` is empty.
+struct ReadPiece {
+  const char* data = nullptr;
+  std::size_t size = 0;
+  std::shared_ptr<const char[]> keep;
+};
+
 // Thread-safe. Lock order: ReadState::mu, then mu_; neither is held across network or LMDB I/O.
 class ReadEngine {
  public:
@@ -99,8 +108,10 @@ class ReadEngine {
   ReadEngine& operator=(const ReadEngine&) = delete;
 
   // Fills `out` from `offset`; returns the bytes read (fewer only at the end of the file).
+  // With `pieces`, bytes held in memory are not copied into `out`: `pieces` then lists, in order,
+  // where every byte read is (in `out` or in a shared block buffer).
   hub::HubResult<std::size_t> read(const FileRef& file, std::uint64_t offset, std::span<char> out,
-                                   ReadState* state);
+                                   ReadState* state, std::vector<ReadPiece>* pieces = nullptr);
   ReadStats stats() const;
   std::uint32_t blockSize() const { return block_size_; }
 
@@ -135,7 +146,8 @@ class ReadEngine {
   void fetchClaimed(const FileRef& file, const Claimed& claimed);
   void abandon(const FileRef& file, const Claimed& claimed);
   hub::HubResult<std::size_t> readOnce(const FileRef& file, std::uint64_t offset,
-                                       std::span<char> out, bool& retry);
+                                       std::span<char> out, bool& retry,
+                                       std::vector<ReadPiece>* pieces = nullptr);
   void maybePrefetch(const FileRef& file, std::uint64_t offset, std::uint64_t end, ReadState* state);
   // Reads the safetensors header the first time a handle reads the start of such a file.
   void learnTensors(const FileRef& file, std::span<const char> first_bytes, ReadState* state);

@@ -58,7 +58,7 @@ start_hubd "$ROOT" --tree-page-size 100 || abort "hf-hubd serve" "did not start"
 SHA=$(api_json "api/models/$REPO" 'd["sha"]')
 note "hub $HUBD_URL, commit $SHA"
 
-mount_hf "$MNT" --endpoint "$HUBD_URL" || abort "mount" "rc=$MOUNT_RC: $MOUNT_OUT"
+mount_hf "$MNT" --endpoint "$HUBD_URL" --read-only || abort "mount" "rc=$MOUNT_RC: $MOUNT_OUT"
 ok "mount (daemon pid $MOUNT_PID)"
 V="$MNT/models/$REPO@main"
 
@@ -195,7 +195,7 @@ case "$out" in
   *) nok "no user.hf.lfs.sha256 on a regular file" "$out" ;;
 esac
 
-# --- writes fail with EROFS ----------------------------------------------------------------------
+# --- writes fail with EROFS (--read-only) -----------------------------------------------------------------
 erofs() {  # NAME CMD...: the command fails with "Read-only file system"
   local name=$1 out rc=0
   shift
