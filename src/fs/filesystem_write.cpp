@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "common/hash.h"
@@ -76,7 +78,24 @@ FsResult<void> Filesystem::ensureWritable(View& v) {
     if (v.can_write && *v.can_write && v.writes) {
       return {};
     }
+    if (v.not_a_branch) {
+      return fsError(FsErrorKind::kReadOnly);
+    }
     can = v.can_write;
+  }
+  if (!can && v.revision.rfind("refs/pr/", 0) != 0) {
+    // Only branches take commits: a tag's view stays read-only like a commit's.
+    auto refs = hub_->listRefs(v.repo);
+    if (!refs) {
+      return common::Unexpected<FsError>(fromHubError(refs.error(), v.key));
+    }
+    if (std::find(refs->branches.begin(), refs->branches.end(), v.revision) ==
+        refs->branches.end()) {
+      spdlog::info("{}: {} is not a branch; its view is read-only", v.key, v.revision);
+      std::lock_guard lock(v.mu);
+      v.not_a_branch = true;
+      return fsError(FsErrorKind::kReadOnly);
+    }
   }
   if (!can) {
     auto asked = hub_->canWrite(v.repo, v.revision);

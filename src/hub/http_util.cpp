@@ -518,4 +518,8 @@ std::string repoListUrl(std::string_view endpoint, common::RepoType type, std::s
 
 std::string whoamiUrl(std::string_view endpoint) { return std::string(endpoint) + "/api/whoami-v2"; }
 
+std::string refsUrl(std::string_view endpoint, const common::RepoId& repo) {
+  return repoApiBase(endpoint, repo) + "/refs";
+}
+
 }  // namespace hfm::hub::detail

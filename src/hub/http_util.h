@@ -103,5 +103,6 @@ std::string lfsBatchUrl(std::string_view endpoint, const common::RepoId& repo);
 std::string repoListUrl(std::string_view endpoint, common::RepoType type, std::string_view author,
                         std::size_t limit);
 std::string whoamiUrl(std::string_view endpoint);
+std::string refsUrl(std::string_view endpoint, const common::RepoId& repo);
 
 }  // namespace hfm::hub::detail

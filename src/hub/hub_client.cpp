@@ -836,6 +836,15 @@ HubResult<std::size_t> HubClient::readRange(const common::RepoId& repo, const st
   return impl_->readRange(repo, commit, path, offset, out, stop);
 }
 
+HubResult<RepoRefs> HubClient::listRefs(const common::RepoId& repo) {
+  std::string url = detail::refsUrl(impl_->options.endpoint, repo);
+  auto response = impl_->apiCall("GET", url);
+  if (!response) {
+    return common::Unexpected<HubError>(std::move(response).error());
+  }
+  return impl_->checked("GET", url, detail::parseRefs(response->body));
+}
+
 HubResult<WhoAmI> HubClient::whoami() {
   if (!impl_->options.token) {
     return impl_->fail(HubError{HubErrorKind::kUnauthorized, 0, "whoami: no token configured", false});

@@ -107,6 +107,9 @@ class HubClient {
                                    const std::string& path, std::uint64_t offset,
                                    std::span<char> out, const std::stop_token& stop = {});
 
+  // GET /api/{t}/{ns}/{name}/refs: the branch and tag names.
+  HubResult<RepoRefs> listRefs(const common::RepoId& repo);
+
   // GET /api/whoami-v2. kUnauthorized without a request when no token is configured.
   HubResult<WhoAmI> whoami();
 

@@ -354,6 +354,30 @@ HubResult<WhoAmI> parseWhoAmI(std::string_view text) {
   });
 }
 
+HubResult<RepoRefs> parseRefs(std::string_view text) {
+  return guarded([&]() -> HubResult<RepoRefs> {
+    auto body = parseJson(text);
+    if (!body || !body->is_object()) {
+      return bad("malformed JSON (expected an object)");
+    }
+    RepoRefs refs;
+    for (auto [key, out] : {std::pair{"branches", &refs.branches}, std::pair{"tags", &refs.tags}}) {
+      const json* list = field(*body, key);
+      if (list == nullptr || !list->is_array()) {
+        return bad(std::string("\"") + key + "\" is missing");
+      }
+      for (const auto& ref : *list) {
+        const json* name = ref.is_object() ? field(ref, "name") : nullptr;
+        if (name == nullptr || !name->is_string()) {
+          return bad(std::string("a ref in \"") + key + "\" has no name");
+        }
+        out->push_back(name->get<std::string>());
+      }
+    }
+    return refs;
+  });
+}
+
 HubResult<std::string> preuploadBody(std::span<const PreuploadFile> files) {
   json list = json::array();
   for (const auto& file : files) {

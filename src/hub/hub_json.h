@@ -40,6 +40,7 @@ struct RepoListItem {
 HubResult<std::vector<RepoListItem>> parseRepoList(std::string_view body);
 
 HubResult<WhoAmI> parseWhoAmI(std::string_view body);
+HubResult<RepoRefs> parseRefs(std::string_view body);
 
 // ---- uploads: request bodies and their answers ----------------------------------------------
 // Encoders refuse (kInvalidArgument) what cannot be sent: invalid repo paths, text that is not

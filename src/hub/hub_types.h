@@ -37,6 +37,12 @@ struct RepoSummary {
   bool is_private = false;
 };
 
+// Branch and tag names of a repository.
+struct RepoRefs {
+  std::vector<std::string> branches;
+  std::vector<std::string> tags;
+};
+
 struct WhoAmI {
   std::string name;
   std::vector<std::string> orgs;

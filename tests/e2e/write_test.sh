@@ -58,6 +58,8 @@ head_sha() { api_json "api/models/$REPO/revision/main" 'd["sha"]' -H "Authorizat
 received() { curl -sS --max-time 10 "$HUBD_URL/_hubd/stats" |
   python3 -c 'import json, sys; print(sum(json.load(sys.stdin)["bytes_received"].values()))'; }
 C0=$(commits)
+curl -sS --max-time 10 -o /dev/null -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+  -d '{"tag":"v1"}' "$HUBD_URL/api/models/$REPO/tag/main" || abort "tag" "could not create tag v1"
 note "hub $HUBD_URL, $C0 commits on main"
 
 export HF_TOKEN=$TOKEN
@@ -108,6 +110,7 @@ with open(f"{v}/keptdir/k.txt", "w") as f:
 os.rmdir(f"{v}/emptydir")
 EOF
 expect "symlinks are refused" "$(errno_of "os.symlink('a', '$V/l')")" "EPERM"
+expect "tag view is EROFS (with a write token)" "$(errno_of "open('$V/../wr@v1/new.txt', 'w')")" "EROFS"
 expect "hard links are refused" "$(errno_of "os.link('$V/append.txt', '$V/l2')")" "EPERM"
 UP0=$(received)
 T0=$(now)
