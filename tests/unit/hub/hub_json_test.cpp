@@ -124,6 +124,17 @@ TEST(HubJsonTest, ChecksPlacementUnderTheListedFolder) {
   EXPECT_TRUE(misplacedEntry(e, "a/b", true));
 }
 
+TEST(HubJsonTest, ParsesRefs) {
+  auto refs = parseRefs(
+      R"({"branches":[{"name":"main","ref":"refs/heads/main"},{"name":"dev"}],"tags":[{"name":"v1"}],"converts":[]})");
+  ASSERT_TRUE(refs);
+  EXPECT_EQ(refs->branches, (std::vector<std::string>{"main", "dev"}));
+  EXPECT_EQ(refs->tags, std::vector<std::string>{"v1"});
+  EXPECT_FALSE(parseRefs(R"({"branches":[]})"));
+  EXPECT_FALSE(parseRefs(R"({"branches":[{"ref":"x"}],"tags":[]})"));
+  EXPECT_FALSE(parseRefs("[]"));
+}
+
 TEST(HubJsonTest, ParsesWhoAmIAndRepoLists) {
   auto who = parseWhoAmI(R"({"name":"alice","orgs":[{"name":"acme"},{"x":1},"junk"],"auth":{"accessToken":{"role":"write"}}})");
   ASSERT_TRUE(who);
