@@ -15,6 +15,8 @@ using common::Status;
 
 namespace {
 
+constexpr std::uint64_t kWritebackChunk = 8u << 20;
+
 common::Unexpected<Error> ioError(const std::string& what, const std::filesystem::path& path,
                                   int err) {
   return common::makeError(ErrorKind::kIo, common::errnoMessage(what, path, err));
@@ -165,6 +167,16 @@ Status StagedFile::write(std::uint64_t offset, std::span<const char> data) {
   known_sha256_.reset();
   size_ = std::max<std::uint64_t>(size_, offset + data.size());
   ++generation_;
+  // close() must make the file durable: start writing back as the file grows, so that the final
+  // fdatasync has little left to wait for.
+  if (offset + data.size() >= writeback_from_ + kWritebackChunk) {
+    std::uint64_t end = offset + data.size();
+    (void)::sync_file_range(blob_->fd(), static_cast<off64_t>(writeback_from_),
+                            static_cast<off64_t>(end - writeback_from_), SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = end;
+  } else if (offset + data.size() < writeback_from_) {
+    writeback_from_ = offset;  // a rewrite behind the mark: cover it next time
+  }
   return {};
 }
 

@@ -108,6 +108,8 @@ class StagedFile {
   bool hash_valid_ = true;                                     // guarded by mu_
   std::optional<std::string> known_sha256_;  // guarded by mu_: from the journal after a restart
   unsigned writers_ = 0;                     // guarded by mu_
+  // Start of the bytes written but not yet handed to the disk (see write()).
+  std::uint64_t writeback_from_ = 0;  // guarded by mu_
 };
 
 }  // namespace hfm::fs

@@ -16,6 +16,7 @@ using Clock = std::chrono::steady_clock;
 
 // libcurl's receive buffer: large buffers mean fewer callbacks and copies on fast links.
 constexpr long kBufferBytes = 512L * 1024;
+constexpr long kUploadBufferBytes = 2L * 1024 * 1024;  // libcurl's largest
 
 std::once_flag g_global_init_once;
 CURLcode g_global_init_result = CURLE_OK;
@@ -400,6 +401,8 @@ TransferResult CurlTransport::perform(const HttpRequest& request, ResponseHandle
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, request.body.data());
   } else if (is_put) {
     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    // The default 64 KiB means 16,000 read callbacks and sends per GiB.
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
     curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
                      static_cast<curl_off_t>(request.body_source->size()));
     curl_easy_setopt(e, CURLOPT_READFUNCTION, readCallback);
