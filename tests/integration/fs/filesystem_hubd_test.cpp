@@ -8,16 +8,11 @@
 
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <thread>
 
-#include "cache/lmdb_block_store.h"
-#include "cache/metadata_store.h"
 #include "common/base64.h"
-#include "fs/filesystem.h"
-#include "fs/read_engine.h"
-#include "hub/hub_client.h"
+#include "tests/support/fs_stack.h"
 #include "tests/support/hubd_process.h"
 
 namespace hfm::fs {
@@ -25,23 +20,10 @@ namespace {
 
 namespace fsys = std::filesystem;
 using hub::testing::HubdProcess;
+using testing::randomBytes;
+using testing::writeFile;
 
 constexpr const char* kToken = "hf_alice_token";
-
-std::string randomBytes(std::size_t n, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (std::size_t i = 0; i < n; i += 8) {
-    std::uint64_t v = rng();
-    std::memcpy(out.data() + i, &v, std::min<std::size_t>(8, n - i));
-  }
-  return out;
-}
-
-void writeFile(const fsys::path& path, const std::string& content) {
-  fsys::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-}
 
 // One hf-hubd with a seeded repo, and the whole read stack in front of it.
 class FilesystemTest : public ::testing::Test {
@@ -90,65 +72,27 @@ class FilesystemTest : public ::testing::Test {
 
   void build(std::optional<std::string> token, const std::string& cache_name,
              std::chrono::seconds ttl = std::chrono::seconds(30)) {
-    fs_.reset();
-    engine_.reset();
-    source_.reset();
-    metadata_.reset();  // one environment per directory per process
-    blocks_.reset();
-    hub_.reset();
-    hub::HubOptions options;
-    options.endpoint = hubd_->url();
-    options.token = std::move(token);
-    options.retry_deadline = std::chrono::seconds(5);
-    hub_ = std::move(*hub::HubClient::create(options));
-    cache::CacheOptions cache_options;
-    cache_options.dir = *dir_ / cache_name;
-    cache_options.max_bytes = 256ull << 20;
-    blocks_ = std::move(*cache::LmdbBlockStore::open(cache_options));
-    metadata_ = std::move(*cache::MetadataStore::open(cache_options));
-    source_ = std::make_unique<HubRangeSource>(hub_.get());
-    engine_ = std::make_unique<ReadEngine>(source_.get(), blocks_.get(), blocks_->blockSize(),
-                                           ReadOptions{});
+    stack_.reset();  // one environment per directory per process
     FsOptions fs_options;
     fs_options.revision_ttl = ttl;
-    fs_ = std::make_unique<Filesystem>(hub_.get(), metadata_.get(), blocks_.get(), engine_.get(),
-                                       fs_options);
+    std::string error;
+    stack_ = testing::FsStack::open(hubd_->url(), std::move(token), *dir_ / cache_name, fs_options,
+                                    &error);
+    ASSERT_NE(stack_, nullptr) << error;
+    fs_ = &stack_->fs();
+    hub_ = &stack_->hub();
   }
 
   std::uint64_t walk(const std::string& path) {
-    std::uint64_t ino = kRootIno;
-    std::size_t start = 0;
-    while (start < path.size()) {
-      auto slash = path.find('/', start);
-      auto part = path.substr(start, slash == std::string::npos ? slash : slash - start);
-      auto e = fs_->lookup(ino, part);
-      EXPECT_TRUE(e) << "lookup " << part << " in " << path;
-      if (!e) {
-        return 0;
-      }
-      ino = e->attr.ino;
-      start = slash == std::string::npos ? path.size() : slash + 1;
-    }
-    return ino;
+    auto ino = stack_->walk(path);
+    EXPECT_TRUE(ino) << "lookup of " << path;
+    return ino ? *ino : 0;
   }
 
   std::string readAll(std::uint64_t ino) {
-    auto fh = fs_->open(ino, O_RDONLY);
-    EXPECT_TRUE(fh);
-    auto attr = fs_->getattr(ino);
-    std::string out(attr->size, '\0');
-    std::size_t done = 0;
-    while (done < out.size()) {
-      auto got = fs_->read(*fh, done, std::span<char>(out.data() + done,
-                                                      std::min<std::size_t>(1u << 20, out.size() - done)));
-      EXPECT_TRUE(got);
-      if (!got || *got == 0) {
-        break;
-      }
-      done += *got;
-    }
-    fs_->release(*fh);
-    return out;
+    auto bytes = stack_->readAll(ino);
+    EXPECT_TRUE(bytes);
+    return bytes ? *bytes : "";
   }
 
   std::string stats() {
@@ -168,12 +112,9 @@ class FilesystemTest : public ::testing::Test {
   static inline std::map<std::string, std::string>* files_ = nullptr;
   static inline HubdProcess* hubd_ = nullptr;
   static inline int counter_ = 0;
-  std::unique_ptr<hub::HubClient> hub_;
-  std::unique_ptr<cache::LmdbBlockStore> blocks_;
-  std::unique_ptr<cache::MetadataStore> metadata_;
-  std::unique_ptr<HubRangeSource> source_;
-  std::unique_ptr<ReadEngine> engine_;
-  std::unique_ptr<Filesystem> fs_;
+  std::unique_ptr<testing::FsStack> stack_;
+  Filesystem* fs_ = nullptr;       // stack_'s
+  hub::HubClient* hub_ = nullptr;  // stack_'s
 };
 
 TEST_F(FilesystemTest, ListsAndReadsEveryFile) {
