@@ -268,7 +268,16 @@ FsResult<std::shared_ptr<const Snapshot>> Filesystem::snapshot(View& v) {
 Attr Filesystem::attrOf(const Node& n) const {
   Attr a;
   a.ino = n.ino;
-  a.mtime = n.mtime;
+  std::uint32_t mode = 0;
+  std::shared_ptr<StagedFile> staged;
+  std::optional<std::chrono::system_clock::time_point> changed;
+  {
+    std::lock_guard lock(n.staged_mu);
+    a.mtime = n.mtime;
+    mode = n.mode;
+    staged = n.staged;
+    changed = n.changed;
+  }
   a.timeout = options_.revision_ttl;
   switch (n.kind) {
     case Node::Kind::kRoot:
@@ -302,15 +311,14 @@ Attr Filesystem::attrOf(const Node& n) const {
         // Writable: the same inode gains staged content at its first write.
         a.perm = 0644;
         a.timeout = std::chrono::seconds(1);
-        std::lock_guard lock(n.staged_mu);
-        if (n.mode != 0) {
-          a.perm = n.mode & 07777;
+        if (mode != 0) {
+          a.perm = mode & 07777;
         }
-        if (n.staged) {
-          a.size = n.staged->size();
+        if (staged) {
+          a.size = staged->size();
         }
-        if (n.changed) {
-          a.mtime = *n.changed;
+        if (changed) {
+          a.mtime = *changed;
         }
       }
       break;
@@ -428,7 +436,7 @@ FsResult<Entry> Filesystem::lookupInNamespace(const std::shared_ptr<Node>& paren
     made->view = *v;
     return made;
   });
-  n->mtime = (*snap)->date();
+  n->setMtime((*snap)->date());
   return entryOf(*n);
 }
 
@@ -463,7 +471,7 @@ std::shared_ptr<Filesystem::Node> Filesystem::nodeFor(const std::shared_ptr<View
       made->path = path;
       return made;
     });
-    n->mtime = snap.date();
+    n->setMtime(snap.date());
     return n;
   }
   if (f.staged) {
@@ -517,7 +525,7 @@ FsResult<Attr> Filesystem::getattr(std::uint64_t ino) {
     if (!snap) {
       return common::Unexpected<FsError>(snap.error());
     }
-    n->mtime = (*snap)->date();
+    n->setMtime((*snap)->date());
   }
   return attrOf(*n);
 }
@@ -635,8 +643,12 @@ FsResult<std::uint64_t> Filesystem::open(std::uint64_t ino, int flags) {
       if (!staged) {
         return common::Unexpected<FsError>(staged.error());
       }
-      if (auto ok = (*staged)->truncate(0); !ok) {
-        return fsError(FsErrorKind::kIo, ok.error().message);
+      auto revived = (*staged)->truncate(0);
+      if (!revived) {
+        return fsError(FsErrorKind::kIo, revived.error().message);
+      }
+      if (*revived) {
+        restage(*n, *staged);
       }
     } else if (auto staged = n->stagedFile()) {
       handle->staged = staged;
@@ -690,8 +702,8 @@ void Filesystem::release(std::uint64_t fh) {
     handle = std::move(it->second);
     handles_.erase(it);
   }
-  if (handle->writer && handle->staged) {
-    handle->staged->removeWriter();
+  if (auto staged = handle->stagedFile(); handle->writer && staged) {
+    staged->removeWriter();
     noteChange(*handle->node->view);  // a closed file may now be committed
   }
 }

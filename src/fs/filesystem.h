@@ -197,6 +197,7 @@ class Filesystem {
   void movePaths(const View& v, const std::string& from, const std::string& to);
   bool ignored(std::string_view path) const;
   void noteChange(View& v);
+  void restage(Node& n, const std::shared_ptr<StagedFile>& staged);
   FsResult<void> waitForCommit(View& v, std::shared_ptr<StagedFile> forced);
 
   // Commits (filesystem_commit.cpp).

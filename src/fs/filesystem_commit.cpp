@@ -268,6 +268,11 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
     ws.forced.clear();
   }
   auto finish = [&](std::optional<FsError> error) -> FsResult<void> {
+    for (const auto& p : plan) {
+      if (p.staged) {
+        p.staged->thaw(p.frozen.generation);  // nobody uploads it now: no copy at the next write
+      }
+    }
     std::lock_guard lock(v->mu);
     WriteState& ws = *v->writes;
     ws.rounds_done = round;
@@ -483,9 +488,10 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
       auto it = changes.find(p.path);
       switch (p.kind) {
         case Planned::Kind::kStaged:
+          // markCommitted and a later write agree under the file's own lock: either the write
+          // came first (the change stays) or it brings the file back (Filesystem::restage).
           if (it != changes.end() && it->second.staged == p.staged &&
-              !p.staged->changedSince(p.frozen.generation)) {
-            p.staged->discard();
+              p.staged->markCommitted(p.frozen.generation)) {
             changes.erase(it);
           } else if (it == changes.end()) {
             ws.overlay.remove(base, p.path);  // renamed or removed during the upload

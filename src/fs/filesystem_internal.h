@@ -70,10 +70,11 @@ struct Filesystem::Node {
   std::string oid;             // files: git blob id, and the LFS / Xet ids when there are
   std::string lfs_sha256;
   std::string xet_hash;
-  std::chrono::system_clock::time_point mtime;
+  std::chrono::system_clock::time_point mtime;  // guarded by staged_mu
   std::uint64_t lookups = 0;  // guarded by table_mu_
   bool pinned = false;
-  // Files with new content: the staged bytes (set when created, or at the first write).
+  // Files with new content: the staged bytes (set when created, or at the first write); also
+  // guards the attributes that change after the node is made.
   mutable std::mutex staged_mu;
   std::shared_ptr<StagedFile> staged;  // guarded by staged_mu
   std::uint32_t mode = 0;              // guarded by staged_mu: chmod, kept locally (0: default)
@@ -82,6 +83,10 @@ struct Filesystem::Node {
   std::shared_ptr<StagedFile> stagedFile() const {
     std::lock_guard lock(staged_mu);
     return staged;
+  }
+  void setMtime(std::chrono::system_clock::time_point t) {
+    std::lock_guard lock(staged_mu);
+    mtime = t;
   }
 };
 
@@ -104,8 +109,14 @@ struct Found {
 struct Filesystem::Handle {
   std::shared_ptr<Node> node;
   ReadState state;
-  bool writer = false;  // opened for writing
-  std::shared_ptr<StagedFile> staged;  // once it wrote (or was created, or truncated)
+  bool writer = false;  // opened for writing; set before the handle is shared
+  std::mutex mu;
+  std::shared_ptr<StagedFile> staged;  // guarded by mu: once it wrote (or was created, truncated)
+
+  std::shared_ptr<StagedFile> stagedFile() {
+    std::lock_guard lock(mu);
+    return staged;
+  }
 };
 
 }  // namespace hfm::fs

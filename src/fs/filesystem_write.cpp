@@ -161,6 +161,7 @@ FsResult<void> Filesystem::persist(View& v, const std::vector<std::string>& path
   WriteState& ws = *v.writes;
   std::lock_guard order(ws.persist_mu);
   std::vector<cache::JournalWrite> writes;
+  std::vector<std::shared_ptr<StagedFile>> named;
   {
     std::lock_guard lock(v.mu);
     writes.push_back({"base", ws.base_commit});
@@ -170,6 +171,9 @@ FsResult<void> Filesystem::persist(View& v, const std::vector<std::string>& path
         writes.push_back({std::string(kChangePrefix) + path, std::nullopt});
       } else {
         writes.push_back({std::string(kChangePrefix) + path, encodeChange(it->second)});
+        if (it->second.staged) {
+          named.push_back(it->second.staged);
+        }
       }
     }
   }
@@ -179,10 +183,15 @@ FsResult<void> Filesystem::persist(View& v, const std::vector<std::string>& path
     return fsError(ok.error().kind == cache::CacheErrorKind::kFull ? FsErrorKind::kNoSpace
                                                                     : FsErrorKind::kIo);
   }
+  for (const auto& staged : named) {
+    staged->forgetSuperseded();  // the journal names their current files now
+  }
   return {};
 }
 
 FsResult<std::shared_ptr<StagedFile>> Filesystem::stageForWrite(Handle& handle, bool copy) {
+  // Held throughout: two first writes through one handle stage (and count a writer) once.
+  std::lock_guard handle_lock(handle.mu);
   if (handle.staged) {
     return handle.staged;
   }
@@ -237,6 +246,17 @@ FsResult<std::shared_ptr<StagedFile>> Filesystem::stageForWrite(Handle& handle, 
   handle.staged = *staged;
   handle.staged->addWriter();
   return handle.staged;
+}
+
+void Filesystem::restage(Node& n, const std::shared_ptr<StagedFile>& staged) {
+  // A file whose content a commit carried changes again (it was open, or is opened again):
+  // it is a pending change again, where it is now, unless something else took that path.
+  std::string path = pathOf(n);
+  View& v = *n.view;
+  std::lock_guard lock(v.mu);
+  if (v.writes && v.writes->overlay.changes().count(path) == 0) {
+    v.writes->overlay.putFile(path, staged);
+  }
 }
 
 FsResult<Filesystem::Created> Filesystem::create(std::uint64_t parent, std::string_view name,
@@ -305,8 +325,12 @@ FsResult<std::size_t> Filesystem::write(std::uint64_t fh, std::uint64_t offset,
   if (!staged) {
     return common::Unexpected<FsError>(staged.error());
   }
-  if (auto ok = (*staged)->write(offset, data); !ok) {
-    return common::Unexpected<FsError>(ioError(ok.error()));
+  auto revived = (*staged)->write(offset, data);
+  if (!revived) {
+    return common::Unexpected<FsError>(ioError(revived.error()));
+  }
+  if (*revived) {
+    restage(*handle->node, *staged);
   }
   {
     std::lock_guard lock(handle->node->staged_mu);
@@ -349,8 +373,12 @@ FsResult<Attr> Filesystem::setattr(std::uint64_t ino, const SetAttrRequest& requ
     if (!staged) {
       return common::Unexpected<FsError>(staged.error());
     }
-    if (auto ok = (*staged)->truncate(*request.size); !ok) {
-      return common::Unexpected<FsError>(ioError(ok.error()));
+    auto revived = (*staged)->truncate(*request.size);
+    if (!revived) {
+      return common::Unexpected<FsError>(ioError(revived.error()));
+    }
+    if (*revived) {
+      restage(*n, *staged);
     }
     if (temporary) {
       // truncate(2) by name has no close to wait for: durable now.
@@ -554,10 +582,11 @@ FsResult<void> Filesystem::flush(std::uint64_t fh) {
     }
     handle = it->second;
   }
-  if (!handle->writer || !handle->staged) {
+  auto staged = handle->stagedFile();
+  if (!handle->writer || !staged) {
     return {};
   }
-  if (auto ok = handle->staged->sync(); !ok) {
+  if (auto ok = staged->sync(); !ok) {
     return common::Unexpected<FsError>(ioError(ok.error()));
   }
   View& v = *handle->node->view;
@@ -566,7 +595,7 @@ FsResult<void> Filesystem::flush(std::uint64_t fh) {
     // The file may have been renamed or removed since it was opened: record where it is now.
     std::lock_guard lock(v.mu);
     for (const auto& [path, change] : v.writes->overlay.changes()) {
-      if (change.staged == handle->staged) {
+      if (change.staged == staged) {
         paths.push_back(path);
       }
     }
@@ -597,7 +626,7 @@ FsResult<void> Filesystem::fsync(std::uint64_t fh) {
       return {};  // nothing was ever written in this view
     }
   }
-  return waitForCommit(v, handle->staged);
+  return waitForCommit(v, handle->stagedFile());
 }
 
 FsResult<void> Filesystem::fsyncdir(std::uint64_t ino) {

@@ -110,16 +110,35 @@ std::map<std::string, bool> Overlay::list(const Snapshot* base, std::string_view
   return names;
 }
 
-std::vector<std::string> Overlay::filesUnder(const Snapshot* base, std::string_view dir) const {
-  std::vector<std::string> out;
+void Overlay::walk(const Snapshot* base, std::string_view dir, std::vector<std::string>* files,
+                   std::vector<std::string>* folders) const {
   std::vector<std::string> pending{std::string(dir)};
   while (!pending.empty()) {
     std::string d = std::move(pending.back());
     pending.pop_back();
     for (const auto& [name, is_dir] : list(base, d)) {
-      (is_dir ? pending : out).push_back(joinPath(d, name));
+      std::string path = joinPath(d, name);
+      if (is_dir) {
+        if (folders != nullptr) {
+          folders->push_back(path);
+        }
+        pending.push_back(std::move(path));
+      } else if (files != nullptr) {
+        files->push_back(std::move(path));
+      }
     }
   }
+}
+
+std::vector<std::string> Overlay::filesUnder(const Snapshot* base, std::string_view dir) const {
+  std::vector<std::string> out;
+  walk(base, dir, &out, nullptr);
+  return out;
+}
+
+std::vector<std::string> Overlay::foldersUnder(const Snapshot* base, std::string_view dir) const {
+  std::vector<std::string> out;
+  walk(base, dir, nullptr, &out);
   return out;
 }
 
@@ -197,14 +216,12 @@ void Overlay::rename(const Snapshot* base, const std::string& from, const std::s
     for (const auto& path : filesUnder(base, from)) {
       moved.emplace_back(to + path.substr(from.size()), fileChange(resolve(base, path)));
     }
-    std::string prefix = from + "/";
-    for (auto it = changes_.lower_bound(prefix);
-         it != changes_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-      if (it->second.kind == Change::Kind::kDir) {
-        Change c = it->second;
-        c.hides_base = false;
-        moved.emplace_back(to + it->first.substr(from.size()), std::move(c));
-      }
+    // Every folder moves as a folder of its own, so one emptied later still exists until rmdir.
+    for (const auto& path : foldersUnder(base, from)) {
+      Change c;
+      c.kind = Change::Kind::kDir;
+      c.mtime = std::chrono::system_clock::now();
+      moved.emplace_back(to + path.substr(from.size()), std::move(c));
     }
   }
   bool target_in_base = base != nullptr && !baseHidden(to) && base->find(to).has_value();

@@ -63,6 +63,8 @@ class Overlay {
   std::map<std::string, bool> list(const Snapshot* base, std::string_view dir) const;
   // Every file path at or below `dir` in the merged view ("" is everything).
   std::vector<std::string> filesUnder(const Snapshot* base, std::string_view dir) const;
+  // Every folder strictly below `dir` in the merged view.
+  std::vector<std::string> foldersUnder(const Snapshot* base, std::string_view dir) const;
 
   void putFile(const std::string& path, std::shared_ptr<StagedFile> staged);
   void putRemote(const std::string& path, RemoteContent remote);
@@ -81,6 +83,8 @@ class Overlay {
   // The nearest change at `path` or above it that hides the base there, if any.
   bool baseHidden(std::string_view path) const;
   bool hasChangesBelow(std::string_view dir) const;
+  void walk(const Snapshot* base, std::string_view dir, std::vector<std::string>* files,
+            std::vector<std::string>* folders) const;
 
   std::map<std::string, Change> changes_;
 };

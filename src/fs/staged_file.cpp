@@ -132,17 +132,29 @@ Status StagedFile::unfreezeLocked() {
     std::filesystem::remove(path, ec);
     return copied;
   }
-  // The frozen file now belongs to the commit in progress; it goes when that is done with it.
-  blob_->discard();
+  // The frozen file belongs to the commit in progress, and the journal may still name it: it
+  // is kept until the journal names the copy (forgetSuperseded).
+  superseded_.push_back(blob_);
   blob_ = std::make_shared<StagingBlob>(path, std::move(*fd));
   frozen_ = false;
   return {};
 }
 
-Status StagedFile::write(std::uint64_t offset, std::span<const char> data) {
+bool StagedFile::changedLocked() {
+  ++generation_;
+  known_sha256_.reset();
+  if (!committed_) {
+    return false;
+  }
+  committed_ = false;
+  blob_->keep();
+  return true;
+}
+
+common::Result<bool> StagedFile::write(std::uint64_t offset, std::span<const char> data) {
   std::lock_guard lock(mu_);
   if (auto ok = unfreezeLocked(); !ok) {
-    return ok;
+    return common::Unexpected<Error>(ok.error());
   }
   std::size_t done = 0;
   while (done < data.size()) {
@@ -156,17 +168,14 @@ Status StagedFile::write(std::uint64_t offset, std::span<const char> data) {
     }
     done += static_cast<std::size_t>(n);
   }
+  bool revived = changedLocked();
   if (hash_valid_ && offset == hashed_until_) {
     digest_.update(data.data(), data.size());
     hashed_until_ += data.size();
-  } else if (hash_valid_ && offset + data.size() <= hashed_until_) {
-    hash_valid_ = false;  // rewrote hashed bytes
-  } else if (hash_valid_) {
-    hash_valid_ = false;  // a hole or a jump: hash at commit time instead
+  } else {
+    hash_valid_ = false;  // a rewrite, a hole or a jump: the committer hashes the file instead
   }
-  known_sha256_.reset();
   size_ = std::max<std::uint64_t>(size_, offset + data.size());
-  ++generation_;
   // close() must make the file durable: start writing back as the file grows, so that the final
   // fdatasync has little left to wait for.
   if (offset + data.size() >= writeback_from_ + kWritebackChunk) {
@@ -177,16 +186,16 @@ Status StagedFile::write(std::uint64_t offset, std::span<const char> data) {
   } else if (offset + data.size() < writeback_from_) {
     writeback_from_ = offset;  // a rewrite behind the mark: cover it next time
   }
-  return {};
+  return revived;
 }
 
-Status StagedFile::truncate(std::uint64_t size) {
+common::Result<bool> StagedFile::truncate(std::uint64_t size) {
   std::lock_guard lock(mu_);
   if (size == size_) {
-    return {};
+    return false;
   }
   if (auto ok = unfreezeLocked(); !ok) {
-    return ok;
+    return common::Unexpected<Error>(ok.error());
   }
   if (::ftruncate(blob_->fd(), static_cast<off_t>(size)) != 0) {
     return ioError("truncate staging file", blob_->path(), errno);
@@ -198,10 +207,8 @@ Status StagedFile::truncate(std::uint64_t size) {
   } else if (size < hashed_until_ || size > size_) {
     hash_valid_ = false;
   }
-  known_sha256_.reset();
   size_ = size;
-  ++generation_;
-  return {};
+  return changedLocked();
 }
 
 Status StagedFile::sync() const {
@@ -232,6 +239,36 @@ FrozenContent StagedFile::freeze() {
   return FrozenContent{blob_, size_, shaLocked(), generation_};
 }
 
+void StagedFile::thaw(std::uint64_t generation) {
+  std::lock_guard lock(mu_);
+  if (generation_ == generation) {
+    frozen_ = false;
+  }
+}
+
+bool StagedFile::markCommitted(std::uint64_t generation) {
+  std::lock_guard lock(mu_);
+  if (generation_ != generation) {
+    return false;
+  }
+  committed_ = true;
+  frozen_ = false;
+  blob_->discard();
+  for (auto& old : superseded_) {
+    old->discard();
+  }
+  superseded_.clear();
+  return true;
+}
+
+void StagedFile::forgetSuperseded() {
+  std::lock_guard lock(mu_);
+  for (auto& old : superseded_) {
+    old->discard();
+  }
+  superseded_.clear();
+}
+
 bool StagedFile::changedSince(std::uint64_t generation) const {
   std::lock_guard lock(mu_);
   return generation_ != generation;
@@ -240,6 +277,10 @@ bool StagedFile::changedSince(std::uint64_t generation) const {
 void StagedFile::discard() {
   std::lock_guard lock(mu_);
   blob_->discard();
+  for (auto& old : superseded_) {
+    old->discard();
+  }
+  superseded_.clear();
 }
 
 std::uint64_t StagedFile::size() const {

@@ -22,6 +22,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/file_util.h"
 #include "common/hash.h"
@@ -42,6 +43,7 @@ class StagingBlob {
   const std::filesystem::path& path() const { return path_; }
   int fd() const { return fd_.get(); }
   void discard() { discard_.store(true); }
+  void keep() { discard_.store(false); }
 
  private:
   std::filesystem::path path_;
@@ -68,16 +70,26 @@ class StagedFile {
                                                             std::optional<std::string> sha256);
 
   common::Result<std::size_t> read(std::uint64_t offset, std::span<char> out) const;
-  common::Status write(std::uint64_t offset, std::span<const char> data);
-  common::Status truncate(std::uint64_t size);
+  // write() and truncate() answer true when the file had been committed (markCommitted) and so
+  // has pending changes again: the caller puts it back among the view's changes.
+  common::Result<bool> write(std::uint64_t offset, std::span<const char> data);
+  common::Result<bool> truncate(std::uint64_t size);
   // Makes the bytes durable (fdatasync).
   common::Status sync() const;
 
   FrozenContent freeze();
+  // Ends a freeze whose content nobody uploads any more, if nothing was written since: the next
+  // write then needs no copy.
+  void thaw(std::uint64_t generation);
   // Whether anything changed since the freeze that produced `generation`.
   bool changedSince(std::uint64_t generation) const;
-  // Marks the current file for removal once nobody uses it (the change is gone or committed).
+  // The commit carried `generation` and nothing changed since: the change is done, and the file
+  // goes once nobody uses it. A later write brings it back (see write()). False when changed.
+  bool markCommitted(std::uint64_t generation);
+  // Marks the current file for removal once nobody uses it (the file was removed or replaced).
   void discard();
+  // The journal now names the current file: the copies left behind by copy on write may go.
+  void forgetSuperseded();
 
   std::uint64_t size() const;
   std::uint64_t generation() const;
@@ -93,6 +105,8 @@ class StagedFile {
   StagedFile(std::filesystem::path dir, std::shared_ptr<StagingBlob> blob, std::uint64_t size);
   // Requires mu_. Gives the writer a private copy when the current file is frozen.
   common::Status unfreezeLocked();
+  // Requires mu_. Called by every change of content.
+  bool changedLocked();
   std::optional<std::string> shaLocked() const;
 
   const std::filesystem::path dir_;
@@ -110,6 +124,9 @@ class StagedFile {
   unsigned writers_ = 0;                     // guarded by mu_
   // Start of the bytes written but not yet handed to the disk (see write()).
   std::uint64_t writeback_from_ = 0;  // guarded by mu_
+  bool committed_ = false;            // guarded by mu_: see markCommitted()
+  // Files replaced by copy on write, kept while the journal may still name them.
+  std::vector<std::shared_ptr<StagingBlob>> superseded_;  // guarded by mu_
 };
 
 }  // namespace hfm::fs
