@@ -225,6 +225,11 @@ FsResult<std::shared_ptr<const Snapshot>> Filesystem::snapshot(View& v) {
       return v.current;  // the first load happened while this thread waited
     }
   }
+  std::uint64_t epoch = 0;
+  {
+    std::lock_guard lock(v.mu);
+    epoch = v.epoch;
+  }
   std::shared_ptr<const Snapshot> next;
   if (v.immutable) {
     auto loaded = loadSnapshot(v.repo, v.revision, std::nullopt);
@@ -260,6 +265,9 @@ FsResult<std::shared_ptr<const Snapshot>> Filesystem::snapshot(View& v) {
     next = *loaded;
   }
   std::lock_guard lock(v.mu);
+  if (v.current && v.epoch != epoch) {
+    return v.current;  // our own commit was installed meanwhile: what we resolved is older
+  }
   v.current = next;
   v.checked = now;
   return next;

@@ -480,6 +480,9 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
     if (next) {
       v->current = *next;
       v->checked = std::chrono::steady_clock::now();
+      ++v->epoch;  // a refresh that resolved the branch before this must not undo it
+    } else {
+      v->checked = {};  // the next access resolves the branch again and finds our commit
     }
     const Snapshot* base = next ? next->get() : nullptr;
     auto& changes = ws.overlay.mutableChanges();

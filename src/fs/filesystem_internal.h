@@ -51,6 +51,7 @@ struct Filesystem::View {
   std::mutex mu;
   std::shared_ptr<const Snapshot> current;        // guarded by mu
   std::chrono::steady_clock::time_point checked;  // guarded by mu
+  std::uint64_t epoch = 0;  // guarded by mu: bumped when a commit of ours installs its snapshot
   std::optional<bool> can_write;                  // guarded by mu: asked once, at the first write
   bool not_a_branch = false;                      // guarded by mu: a tag; writes are EROFS
   std::unique_ptr<WriteState> writes;             // set once, under mu, at the first write
