@@ -4,6 +4,7 @@
 #include <charconv>
 #include <vector>
 
+#include "common/hash.h"
 #include "common/hex.h"
 
 namespace hfm::fs {
@@ -34,6 +35,41 @@ bool isStagingName(std::string_view name) {
 }
 
 }  // namespace
+
+namespace {
+constexpr std::size_t kMaxPlainKey = 500;  // the journal takes keys up to 511 bytes
+}  // namespace
+
+std::string changeKey(std::string_view path) {
+  if (kChangePrefix.size() + path.size() <= kMaxPlainKey) {
+    return std::string(kChangePrefix) + std::string(path);
+  }
+  return std::string(kChangePrefix) + "#" + common::sha256Hex(path);
+}
+
+std::string keyedChange(std::string_view path, const Change& change) {
+  std::string key = changeKey(path);
+  if (key.compare(kChangePrefix.size(), 1, "#") == 0) {
+    return std::string(path) + "\n" + encodeChange(change);
+  }
+  return encodeChange(change);
+}
+
+std::optional<std::pair<std::string, std::string>> splitChangeEntry(std::string_view key,
+                                                                   std::string_view value) {
+  if (key.substr(0, kChangePrefix.size()) != kChangePrefix) {
+    return std::nullopt;
+  }
+  std::string_view rest = key.substr(kChangePrefix.size());
+  if (rest.empty() || rest[0] != '#') {
+    return std::pair{std::string(rest), std::string(value)};
+  }
+  auto nl = value.find('\n');
+  if (nl == std::string_view::npos || changeKey(value.substr(0, nl)) != key) {
+    return std::nullopt;
+  }
+  return std::pair{std::string(value.substr(0, nl)), std::string(value.substr(nl + 1))};
+}
 
 std::string encodeChange(const Change& c) {
   switch (c.kind) {

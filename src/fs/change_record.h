@@ -12,12 +12,22 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "fs/overlay.h"
 
 namespace hfm::fs {
 
 inline constexpr std::string_view kChangePrefix = "c/";
+
+// The journal key of a change: "c/<path>", or for a path too long for a key,
+// "c/#<sha256 of path>" with the path on the value's first line (see keyedChange).
+std::string changeKey(std::string_view path);
+// The value stored under changeKey(path).
+std::string keyedChange(std::string_view path, const Change& change);
+// Splits a journal entry back into its path and record; nullopt when malformed.
+std::optional<std::pair<std::string, std::string>> splitChangeEntry(std::string_view key,
+                                                                   std::string_view value);
 
 std::string encodeChange(const Change& change);
 // nullopt with `error` set when the record is malformed or its staging file is gone.

@@ -112,9 +112,14 @@ FsResult<std::unique_ptr<WriteState>> Filesystem::openWriteState(const common::R
   ws->base_commit = ws->journal->get("base").value_or("");
   std::set<std::string> referenced;
   for (const auto& [key, value] : ws->journal->list(kChangePrefix)) {
-    std::string path = key.substr(kChangePrefix.size());
+    auto entry = splitChangeEntry(key, value);
+    if (!entry) {
+      spdlog::error("{}@{}: a malformed journal entry is kept and skipped", repo.key(), revision);
+      continue;
+    }
+    const std::string& path = entry->first;
     std::string error;
-    auto change = decodeChange(value, ws->staging_dir, error);
+    auto change = decodeChange(entry->second, ws->staging_dir, error);
     if (!change) {
       // Kept in the journal: a later version or a repaired staging folder may still use it.
       spdlog::error("{}@{}: a pending change to {} cannot be restored: {}", repo.key(), revision,

@@ -168,9 +168,9 @@ FsResult<void> Filesystem::persist(View& v, const std::vector<std::string>& path
     for (const auto& path : paths) {
       auto it = ws.overlay.changes().find(path);
       if (it == ws.overlay.changes().end()) {
-        writes.push_back({std::string(kChangePrefix) + path, std::nullopt});
+        writes.push_back({changeKey(path), std::nullopt});
       } else {
-        writes.push_back({std::string(kChangePrefix) + path, encodeChange(it->second)});
+        writes.push_back({changeKey(path), keyedChange(path, it->second)});
         if (it->second.staged) {
           named.push_back(it->second.staged);
         }

@@ -123,6 +123,22 @@ TEST_F(OverlayTest, ChangeRecordsRoundTrip) {
   EXPECT_FALSE(decodeChange("Q", dir_, error));
 }
 
+TEST(ChangeKeyTest, LongPathsAreKeyedByTheirHash) {
+  Change deleted;
+  deleted.kind = Change::Kind::kDeleted;
+  std::string short_path = "a/b.txt";
+  std::string long_path = std::string(300, 'x') + "/" + std::string(300, 'y');
+  for (const auto& path : {short_path, long_path}) {
+    std::string key = changeKey(path);
+    EXPECT_LE(key.size(), 511u);
+    auto back = splitChangeEntry(key, keyedChange(path, deleted));
+    ASSERT_TRUE(back) << path.size();
+    EXPECT_EQ(back->first, path);
+    EXPECT_EQ(back->second, "X");
+  }
+  EXPECT_FALSE(splitChangeEntry(changeKey(long_path), "other/path\nX"));
+}
+
 TEST(StagedFileTest, FreezeKeepsTheUploadedBytesWhileWritesGoOn) {
   auto dir = common::uniqueTempPath(std::filesystem::temp_directory_path());
   std::filesystem::create_directories(dir);
