@@ -94,9 +94,9 @@ Status commitTempFile(int fd, const std::filesystem::path& temp, const std::file
   return fsyncDir(path.parent_path());
 }
 
-Status writeFileAtomic(const std::filesystem::path& path, std::string_view data) {
+Status writeFileAtomic(const std::filesystem::path& path, std::string_view data, unsigned mode) {
   auto temp = uniqueTempPath(path.parent_path());
-  auto fd = openFile(temp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  auto fd = openFile(temp, O_WRONLY | O_CREAT | O_EXCL, mode);
   if (!fd) {
     return Unexpected<Error>(fd.error());
   }

@@ -50,8 +50,10 @@ Status writeAll(int fd, const void* data, std::size_t size);
 Status fsyncDir(const std::filesystem::path& dir);
 Status makeDirs(const std::filesystem::path& dir);
 
-// Replaces `path` with `data` atomically and durably.
-Status writeFileAtomic(const std::filesystem::path& path, std::string_view data);
+// Replaces `path` with `data` atomically and durably. The file is created with `mode` (under the
+// umask), so a secret written with 0600 is never readable by others, not even for a moment.
+Status writeFileAtomic(const std::filesystem::path& path, std::string_view data,
+                       unsigned mode = 0644);
 // Durably moves a finished temporary file into place (fsync file, rename, fsync dir).
 Status commitTempFile(int fd, const std::filesystem::path& temp, const std::filesystem::path& path);
 

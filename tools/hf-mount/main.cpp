@@ -558,7 +558,9 @@ int loginCommand(const std::string& endpoint) {
   auto path = hub::tokenPath(hub::processEnv());
   std::error_code ec;
   fsys::create_directories(path.parent_path(), ec);
-  if (auto st = common::writeFileAtomic(path, token); !st) {
+  // Created 0600: a temporary file made with the default mode would be readable by others until
+  // a chmod after the rename.
+  if (auto st = common::writeFileAtomic(path, token, 0600); !st) {
     return fail(st.error().message);
   }
   ::chmod(path.c_str(), 0600);
