@@ -34,6 +34,15 @@ std::optional<std::chrono::system_clock::time_point> parseIso8601(std::string_vi
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   std::time_t secs = timegm(&tm);
+  // system_clock counts nanoseconds in 64 bits (years 1678 to 2261); a server's date outside
+  // that range would overflow the conversion. One second of margin covers the milliseconds.
+  constexpr auto kLimit = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::duration::max())
+                              .count() -
+                          1;
+  if (secs < -kLimit || secs > kLimit) {
+    return std::nullopt;
+  }
   return std::chrono::system_clock::from_time_t(secs) + std::chrono::milliseconds(n == 7 ? millis : 0);
 }
 

@@ -46,6 +46,18 @@ TEST(HubJsonTest, RejectsBadRevisionInfo) {
   }
 }
 
+// Found by tests/fuzz/hub_json_fuzz: years past 2261 overflowed system_clock's nanoseconds.
+TEST(HubJsonTest, RejectsDatesOutsideTheClockRange) {
+  for (const char* date : {"4048-05-01T12:34:56.000Z", "9999-12-31T23:59:59Z", "1000-01-01T00:00:00Z"}) {
+    auto info = parseRevisionInfo(R"({"sha":")" + kSha + R"(","lastModified":")" + date + R"("})");
+    ASSERT_FALSE(info) << date;
+    EXPECT_EQ(info.error().kind, HubErrorKind::kBadResponse);
+    auto commits = parseCommitList(R"([{"id":")" + kSha + R"(","date":")" + date + R"("}])");
+    EXPECT_FALSE(commits) << date;
+  }
+  EXPECT_TRUE(parseRevisionInfo(R"({"sha":")" + kSha + R"(","lastModified":"2261-12-31T23:59:59Z"})"));
+}
+
 TEST(HubJsonTest, ParsesTreeEntries) {
   std::string body = "[" + fileEntry("a.txt") + "," +
                      R"({"type":"directory","path":"dir","oid":")" + kSha + R"(","size":0},)" +
