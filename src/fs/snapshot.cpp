@@ -141,6 +141,13 @@ std::optional<Snapshot> Snapshot::parse(std::string_view text) {
       std::from_chars(head[2].data(), head[2].data() + head[2].size(), millis).ec != std::errc()) {
     return std::nullopt;
   }
+  // A date system_clock's nanoseconds cannot hold means a corrupt cache entry (and would overflow).
+  constexpr auto kMaxMillis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::duration::max())
+                                  .count();
+  if (millis > kMaxMillis || millis < -kMaxMillis) {
+    return std::nullopt;
+  }
   std::vector<SnapshotFile> files;
   while (auto line = next_line()) {
     auto f = split(*line);

@@ -58,5 +58,12 @@ TEST(SnapshotTest, SerializationRoundTrips) {
   EXPECT_FALSE(Snapshot::parse("hfm-snapshot-1\tc\t12\nf\tnotanumber\ta\t\t\tp\n"));
 }
 
+// Found by tests/fuzz/snapshot_fuzz: a date past 2262 overflowed system_clock's nanoseconds.
+TEST(SnapshotTest, ParseRejectsDatesOutsideTheClockRange) {
+  EXPECT_FALSE(Snapshot::parse("hfm-snapshot-1\tc\t17678914566896000\n"));
+  EXPECT_FALSE(Snapshot::parse("hfm-snapshot-1\tc\t-9223372036854775807\n"));
+  EXPECT_TRUE(Snapshot::parse("hfm-snapshot-1\tc\t-1714566896000\n"));
+}
+
 }  // namespace
 }  // namespace hfm::fs
