@@ -15,6 +15,7 @@
 #include "common/time_util.h"
 #include "hf-hubd/http_text.h"
 #include "hf-hubd/hub_service.h"
+#include "hf-hubd/upload_requests.h"
 
 namespace hfm::hubd {
 
@@ -34,7 +35,7 @@ std::uint64_t partCount(std::uint64_t size, std::uint64_t chunk) {
 }
 
 
-// Parses one NDJSON commit line into an operation (or the header).
+// Collects the lines of a commit body into a request, checking them against the stores.
 struct CommitParser {
   const ObjectStore& objects;
   const FileMap* head_files;
@@ -52,101 +53,221 @@ struct CommitParser {
     if (error || text.find_first_not_of(" \t\r") == std::string_view::npos) {
       return;
     }
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("key") || !j["key"].is_string() ||
-        !j.contains("value") || !j["value"].is_object()) {
-      return fail(400, "Malformed commit line: expected {\"key\": ..., \"value\": {...}}");
+    auto parsed = parseCommitLine(text);
+    if (!parsed) {
+      error = parsed.error();
+      return;
     }
-    const std::string key = j["key"].get<std::string>();
-    const json& v = j["value"];
-    if (key == "header") {
+    CommitLine& l = *parsed;
+    if (l.kind == CommitLine::Kind::kHeader) {
       has_header = true;
-      request.title = v.value("summary", "");
-      request.message = v.value("description", "");
-      if (v.contains("parentCommit") && v["parentCommit"].is_string()) {
-        std::string parent = v["parentCommit"].get<std::string>();
-        if (parent.size() < 5 || parent.size() > 40 || !common::isHex(parent, parent.size())) {
-          return fail(400, "parentCommit must be 5 to 40 hex digits");
-        }
-        std::transform(parent.begin(), parent.end(), parent.begin(),
-                       [](char c) { return static_cast<char>(std::tolower(c)); });
-        request.parent_commit = parent;
+      request.title = std::move(l.summary);
+      request.message = std::move(l.description);
+      if (l.parent_commit) {
+        request.parent_commit = std::move(l.parent_commit);
       }
       return;
     }
     if (!has_header) {
       return fail(400, "The first commit line must be the header");
     }
-    if (!v.contains("path") || !v["path"].is_string()) {
-      return fail(400, "Commit line '" + key + "' has no path");
-    }
     CommitOperation op;
-    op.path = v["path"].get<std::string>();
-    if (key == "file") {
-      std::string encoding = v.value("encoding", "base64");
-      if (!v.contains("content") || !v["content"].is_string()) {
-        return fail(400, "file line for " + op.path + " has no content");
+    op.path = l.path;
+    switch (l.kind) {
+      case CommitLine::Kind::kFile: {
+        auto blob = objects.put(l.content);
+        if (!blob) {
+          return fail(500, blob.error().message);
+        }
+        op.entry = FileEntry{blob->sha256, blob->size, false, blob->git_oid, {}};
+        break;
       }
-      std::string content;
-      if (encoding == "base64") {
-        auto decoded = common::base64Decode(v["content"].get<std::string>());
-        if (!decoded) {
-          return fail(400, "file line for " + op.path + ": content is not valid base64");
+      case CommitLine::Kind::kLfsFile:
+        if (l.old_path) {
+          auto it = head_files ? head_files->find(*l.old_path) : FileMap::const_iterator{};
+          if (!head_files || it == head_files->end()) {
+            return fail(404, "oldPath " + *l.old_path + " does not exist");
+          }
+          op.entry = it->second;
+          op.entry.last_commit.clear();
+        } else {
+          auto stored = objects.size(l.oid);
+          if (!stored) {
+            return fail(422, "LFS object " + l.oid + " for " + op.path +
+                                 " was never uploaded: upload it through the LFS batch API first");
+          }
+          if (l.size && *l.size != *stored) {
+            return fail(400, "lfsFile " + op.path + ": size does not match the uploaded object (" +
+                                 std::to_string(*stored) + " bytes)");
+          }
+          op.entry =
+              FileEntry{l.oid, *stored, true, common::gitBlobOid(lfsPointer(l.oid, *stored)), {}};
         }
-        content = std::move(*decoded);
-      } else if (encoding == "utf-8") {
-        content = v["content"].get<std::string>();
-      } else {
-        return fail(400, "Unknown encoding '" + encoding + "' for " + op.path);
-      }
-      auto blob = objects.put(content);
-      if (!blob) {
-        return fail(500, blob.error().message);
-      }
-      op.entry = FileEntry{blob->sha256, blob->size, false, blob->git_oid, {}};
-    } else if (key == "lfsFile") {
-      if (v.contains("oldPath") && v["oldPath"].is_string() && !v.contains("oid")) {
-        auto it = head_files ? head_files->find(v["oldPath"].get<std::string>()) : FileMap::const_iterator{};
-        if (!head_files || it == head_files->end()) {
-          return fail(404, "oldPath " + v["oldPath"].get<std::string>() + " does not exist");
-        }
-        op.entry = it->second;
-        op.entry.last_commit.clear();
-      } else {
-        if (!v.contains("oid") || !v["oid"].is_string()) {
-          return fail(400, "lfsFile line for " + op.path + " has no oid");
-        }
-        std::string oid = v["oid"].get<std::string>();
-        std::string algo = v.value("algo", "sha256");
-        if ((algo != "sha256" && algo != "sha_256") || !common::isHex(oid, 64)) {
-          return fail(400, "lfsFile " + op.path + ": oid must be a sha256");
-        }
-        std::transform(oid.begin(), oid.end(), oid.begin(),
-                       [](char c) { return static_cast<char>(std::tolower(c)); });
-        auto stored = objects.size(oid);
-        if (!stored) {
-          return fail(422, "LFS object " + oid + " for " + op.path +
-                               " was never uploaded: upload it through the LFS batch API first");
-        }
-        if (v.contains("size") && (!v["size"].is_number_unsigned() ||
-                                   v["size"].get<std::uint64_t>() != *stored)) {
-          return fail(400, "lfsFile " + op.path + ": size does not match the uploaded object (" +
-                               std::to_string(*stored) + " bytes)");
-        }
-        op.entry = FileEntry{oid, *stored, true, common::gitBlobOid(lfsPointer(oid, *stored)), {}};
-      }
-    } else if (key == "deletedFile") {
-      op.kind = CommitOperation::Kind::kDeleteFile;
-    } else if (key == "deletedFolder") {
-      op.kind = CommitOperation::Kind::kDeleteFolder;
-    } else {
-      return fail(400, "Unknown commit line key '" + key + "'");
+        break;
+      case CommitLine::Kind::kDeletedFile:
+        op.kind = CommitOperation::Kind::kDeleteFile;
+        break;
+      case CommitLine::Kind::kDeletedFolder:
+        op.kind = CommitOperation::Kind::kDeleteFolder;
+        break;
+      case CommitLine::Kind::kHeader:
+        break;
     }
     request.operations.push_back(std::move(op));
   }
 };
 
+const json* field(const json& object, const char* name) {
+  auto it = object.find(name);
+  return it == object.end() ? nullptr : &*it;
+}
+
+// A string member: `fallback` when absent or null, nullopt when of another type (json::value
+// would throw, and a client's type mistake is a 400, not a 500).
+std::optional<std::string> stringField(const json& object, const char* name,
+                                       std::string fallback) {
+  const json* value = field(object, name);
+  if (value == nullptr || value->is_null()) {
+    return fallback;
+  }
+  return value->is_string() ? std::optional<std::string>(value->get<std::string>()) : std::nullopt;
+}
+
+std::string lowerAscii(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
+  return text;
+}
+
 }  // namespace
+
+ApiResult<CommitLine> parseCommitLine(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  const json* key_json = j.is_object() ? field(j, "key") : nullptr;
+  const json* v = j.is_object() ? field(j, "value") : nullptr;
+  if (key_json == nullptr || !key_json->is_string() || v == nullptr || !v->is_object()) {
+    return badRequest("Malformed commit line: expected {\"key\": ..., \"value\": {...}}");
+  }
+  const std::string key = key_json->get<std::string>();
+  CommitLine line;
+  if (key == "header") {
+    auto summary = stringField(*v, "summary", "");
+    auto description = stringField(*v, "description", "");
+    if (!summary || !description) {
+      return badRequest("The header's summary and description must be strings");
+    }
+    line.summary = std::move(*summary);
+    line.description = std::move(*description);
+    if (const json* parent = field(*v, "parentCommit"); parent != nullptr && parent->is_string()) {
+      const auto& text_parent = parent->get_ref<const std::string&>();
+      if (text_parent.size() < 5 || text_parent.size() > 40 ||
+          !common::isHex(text_parent, text_parent.size())) {
+        return badRequest("parentCommit must be 5 to 40 hex digits");
+      }
+      line.parent_commit = lowerAscii(text_parent);
+    }
+    return line;
+  }
+  const json* path = field(*v, "path");
+  if (path == nullptr || !path->is_string()) {
+    return badRequest("Commit line '" + key + "' has no path");
+  }
+  line.path = path->get<std::string>();
+  if (key == "file") {
+    line.kind = CommitLine::Kind::kFile;
+    const json* content = field(*v, "content");
+    if (content == nullptr || !content->is_string()) {
+      return badRequest("file line for " + line.path + " has no content");
+    }
+    auto encoding = stringField(*v, "encoding", "base64");
+    if (encoding == "base64") {
+      auto decoded = common::base64Decode(content->get_ref<const std::string&>());
+      if (!decoded) {
+        return badRequest("file line for " + line.path + ": content is not valid base64");
+      }
+      line.content = std::move(*decoded);
+    } else if (encoding == "utf-8") {
+      line.content = content->get<std::string>();
+    } else {
+      return badRequest("Unknown encoding '" + encoding.value_or("") + "' for " + line.path);
+    }
+  } else if (key == "lfsFile") {
+    line.kind = CommitLine::Kind::kLfsFile;
+    const json* old_path = field(*v, "oldPath");
+    const json* oid = field(*v, "oid");
+    if (old_path != nullptr && old_path->is_string() && oid == nullptr) {
+      line.old_path = old_path->get<std::string>();
+      return line;
+    }
+    if (oid == nullptr || !oid->is_string()) {
+      return badRequest("lfsFile line for " + line.path + " has no oid");
+    }
+    auto algo = stringField(*v, "algo", "sha256");
+    const auto& oid_text = oid->get_ref<const std::string&>();
+    if ((algo != "sha256" && algo != "sha_256") || !common::isHex(oid_text, 64)) {
+      return badRequest("lfsFile " + line.path + ": oid must be a sha256");
+    }
+    line.oid = lowerAscii(oid_text);
+    if (const json* size = field(*v, "size")) {
+      if (!size->is_number_unsigned()) {
+        return badRequest("lfsFile " + line.path + ": size is not a non-negative integer");
+      }
+      line.size = size->get<std::uint64_t>();
+    }
+  } else if (key == "deletedFile") {
+    line.kind = CommitLine::Kind::kDeletedFile;
+  } else if (key == "deletedFolder") {
+    line.kind = CommitLine::Kind::kDeletedFolder;
+  } else {
+    return badRequest("Unknown commit line key '" + key + "'");
+  }
+  return line;
+}
+
+ApiResult<LfsBatchRequest> parseLfsBatchRequest(std::string_view text) {
+  json body = text.empty() ? json::object() : json::parse(text, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return badRequest("Request body is not a JSON object");
+  }
+  LfsBatchRequest request;
+  auto operation = stringField(body, "operation", "");
+  if (operation != "upload" && operation != "download") {
+    return badRequest("operation must be upload or download");
+  }
+  request.is_upload = operation == "upload";
+  auto algo = stringField(body, "hash_algo", "sha256");
+  if (algo != "sha256" && algo != "sha_256") {
+    return badRequest("Unsupported hash_algo '" + algo.value_or("(not a string)") + "'");
+  }
+  if (const json* transfers = field(body, "transfers"); transfers != nullptr && transfers->is_array()) {
+    for (const auto& t : *transfers) {
+      request.accepts_multipart =
+          request.accepts_multipart || (t.is_string() && t.get_ref<const std::string&>() == "multipart");
+    }
+  }
+  const json* objects = field(body, "objects");
+  if (objects == nullptr || !objects->is_array()) {
+    return badRequest("objects must be an array");
+  }
+  for (const auto& o : *objects) {
+    LfsBatchObject object;
+    const json* oid = o.is_object() ? field(o, "oid") : nullptr;
+    const json* size = o.is_object() ? field(o, "size") : nullptr;
+    if (oid != nullptr && oid->is_string()) {
+      object.oid = oid->get<std::string>();
+    }
+    bool has_size = size != nullptr && size->is_number_unsigned();
+    if (has_size) {
+      object.size = size->get<std::uint64_t>();
+    }
+    object.is_valid = has_size && common::isHex(object.oid, 64);
+    if (object.is_valid) {
+      object.oid = lowerAscii(std::move(object.oid));
+    }
+    request.objects.push_back(std::move(object));
+  }
+  return request;
+}
 
 bool HubService::verifyUploadSignature(Call& call) {
   std::string path(call.req.target.substr(0, call.req.target.find('?')));
@@ -290,56 +411,39 @@ void HubService::commit(Call& call) {
 }
 
 void HubService::lfsBatch(Call& call) {
-  auto body = readJson(call);
+  auto body = readBody(call);
   if (!body) {
     return sendError(call, body.error());
   }
-  std::string operation = body->value("operation", "");
-  if (operation != "upload" && operation != "download") {
-    return sendError(call, badRequest("operation must be upload or download").error());
+  auto request = parseLfsBatchRequest(*body);
+  if (!request) {
+    return sendError(call, request.error());
   }
-  auto meta = repoFor(call, operation == "upload");
+  auto meta = repoFor(call, request->is_upload);
   if (!meta) {
     return;
   }
-  if (operation == "download") {
+  if (!request->is_upload) {
     if (auto st = auth_.checkDownload(call.who, *meta); !st) {
       return sendError(call, st.error());
     }
   }
-  std::string algo = body->value("hash_algo", "sha256");
-  if (algo != "sha256" && algo != "sha_256") {
-    return sendError(call, badRequest("Unsupported hash_algo '" + algo + "'").error());
-  }
-  bool multipart = false;
-  if (body->contains("transfers") && (*body)["transfers"].is_array()) {
-    for (const auto& t : (*body)["transfers"]) {
-      multipart = multipart || (t.is_string() && t.get<std::string>() == "multipart");
-    }
-  }
-  if (!body->contains("objects") || !(*body)["objects"].is_array()) {
-    return sendError(call, badRequest("objects must be an array").error());
-  }
+  bool multipart = request->accepts_multipart;
   std::string base = baseUrl(call);
   std::string expires = common::formatIso8601(std::chrono::system_clock::now() +
                                               std::chrono::seconds(options_.cdn_url_ttl_s));
   json objects = json::array();
-  for (const auto& o : (*body)["objects"]) {
-    std::string oid = o.is_object() ? o.value("oid", "") : "";
-    json out = {{"oid", oid}};
-    if (!o.is_object() || !common::isHex(oid, 64) || !o.contains("size") ||
-        !o["size"].is_number_unsigned()) {
-      out["size"] = o.is_object() && o.contains("size") ? o["size"] : json(0);
+  for (const auto& object : request->objects) {
+    const std::string& oid = object.oid;
+    const std::uint64_t size = object.size;
+    json out = {{"oid", oid}, {"size", size}};
+    if (!object.is_valid) {
       out["error"] = {{"code", 422}, {"message", "Each object needs a sha256 oid and a size"}};
       objects.push_back(std::move(out));
       continue;
     }
-    std::transform(oid.begin(), oid.end(), oid.begin(),
-                   [](char c) { return static_cast<char>(std::tolower(c)); });
-    auto size = o["size"].get<std::uint64_t>();
-    out["size"] = size;
     auto stored = objects_->size(oid);
-    if (operation == "download") {
+    if (!request->is_upload) {
       if (!stored) {
         out["error"] = {{"code", 404}, {"message", "Object does not exist"}};
       } else {
