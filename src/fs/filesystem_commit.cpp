@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <random>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -22,6 +23,8 @@ namespace {
 
 constexpr std::chrono::seconds kRetryAfterFailure{30};
 constexpr std::size_t kRecentCommits = 30;
+constexpr int kCommitAttempts = 4;
+constexpr std::chrono::milliseconds kCommitRetryPause{500};
 constexpr std::string_view kCommitIdLabel = "hf-mount-commit-id: ";
 
 std::string randomHex(std::size_t bytes) {
@@ -236,6 +239,7 @@ void Filesystem::committerLoop(std::stop_token stop) {
 
 FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
   std::vector<Planned> plan;
+  std::vector<std::string> settled;
   std::shared_ptr<const Snapshot> snap;
   std::string parent;
   std::string summary;
@@ -253,6 +257,13 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
         continue;
       }
       if (change.kind == Change::Kind::kFile && change.staged) {
+        if (change.committed_generation != 0 &&
+            !change.staged->changedSince(change.committed_generation)) {
+          if (change.staged->writers() == 0) {
+            settled.push_back(path);  // carried by an earlier commit, and now closed
+          }
+          continue;
+        }
         if (change.staged->writers() > 0 && ws.forced.count(change.staged) == 0) {
           continue;  // still open for writing: the next commit takes it
         }
@@ -271,6 +282,15 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
       }
     }
     ws.forced.clear();
+    for (const auto& path : settled) {
+      auto it = ws.overlay.mutableChanges().find(path);
+      if (it->second.staged->markCommitted(it->second.committed_generation)) {
+        ws.overlay.mutableChanges().erase(it);
+      }
+    }
+  }
+  if (!settled.empty()) {
+    (void)persist(*v, settled);
   }
   auto finish = [&](std::optional<FsError> error) -> FsResult<void> {
     for (const auto& p : plan) {
@@ -410,7 +430,7 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
   request.summary = summary;
 
   std::string landed;
-  for (int attempt = 0; attempt < 4 && landed.empty(); ++attempt) {
+  for (int attempt = 0; attempt < kCommitAttempts && landed.empty(); ++attempt) {
     auto done = hub_->commit(v->repo, v->revision, request);
     if (done) {
       landed = done->commit;
@@ -451,17 +471,25 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
       continue;
     }
     if (e.kind == hub::HubErrorKind::kNetwork || e.kind == hub::HubErrorKind::kTimeout ||
-        e.kind == hub::HubErrorKind::kServerError) {
-      // The answer may be lost while the commit landed: look for our id before deciding.
+        e.kind == hub::HubErrorKind::kServerError || e.kind == hub::HubErrorKind::kRateLimited) {
+      // The answer may be lost while the commit landed: look for our id before deciding. Only
+      // when the branch's history shows it did not land is it sent again.
       auto recent = hub_->listCommits(v->repo, v->revision, kRecentCommits);
-      if (recent) {
-        for (const auto& c : *recent) {
-          if (c.message.find(commit_id) != std::string::npos ||
-              c.title.find(commit_id) != std::string::npos) {
-            landed = c.id;
-            break;
-          }
+      if (!recent) {
+        FsError fe = fromHubError(e, "commit");
+        return fail(fe.kind, fe.message);
+      }
+      for (const auto& c : *recent) {
+        if (c.message.find(commit_id) != std::string::npos ||
+            c.title.find(commit_id) != std::string::npos) {
+          landed = c.id;
+          break;
         }
+      }
+      if (landed.empty() && attempt + 1 < kCommitAttempts) {
+        spdlog::warn("{}: commit failed ({}); it did not land, sending it again", v->key, e.message);
+        std::this_thread::sleep_for(kCommitRetryPause * (attempt + 1));
+        continue;
       }
       if (landed.empty()) {
         FsError fe = fromHubError(e, "commit");
@@ -499,7 +527,11 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
           // markCommitted and a later write agree under the file's own lock: either the write
           // came first (the change stays) or it brings the file back (Filesystem::restage).
           if (it != changes.end() && it->second.staged == p.staged &&
-              p.staged->markCommitted(p.frozen.generation)) {
+              p.staged->writers() > 0) {
+            // Still open: the path keeps this file (and its inode) until it is closed.
+            it->second.committed_generation = p.frozen.generation;
+          } else if (it != changes.end() && it->second.staged == p.staged &&
+                     p.staged->markCommitted(p.frozen.generation)) {
             changes.erase(it);
           } else if (it == changes.end()) {
             ws.overlay.remove(base, p.path);  // renamed or removed during the upload
@@ -592,8 +624,11 @@ std::vector<PendingInfo> Filesystem::pending() const {
     PendingInfo info;
     info.view = v->key;
     for (const auto& [path, change] : v->writes->overlay.changes()) {
-      // Local folders and ignored names stay local: they are never waiting for a commit.
-      if ((change.kind != Change::Kind::kDir || change.hides_base) && !ignored(path)) {
+      // Local folders and ignored names stay local, and a file an earlier commit carried while
+      // open has nothing new: none of these is waiting for a commit.
+      bool carried = change.committed_generation != 0 && change.staged &&
+                     !change.staged->changedSince(change.committed_generation);
+      if ((change.kind != Change::Kind::kDir || change.hides_base) && !ignored(path) && !carried) {
         ++info.changes;
       }
     }

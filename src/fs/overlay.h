@@ -43,6 +43,10 @@ struct Change {
   std::shared_ptr<StagedFile> staged;   // kFile: new bytes, or
   std::optional<RemoteContent> remote;  // kFile: a remote file moved here unchanged
   std::chrono::system_clock::time_point mtime;
+  // kFile with staged: the generation a commit already carried while the file was open for
+  // writing. The change stays (so the path keeps its inode for the open descriptors) but has
+  // nothing to commit until the file changes again. 0: none.
+  std::uint64_t committed_generation = 0;
 };
 
 // What a path is in the merged view.

@@ -17,19 +17,13 @@
 # 3. A writable remount on the first cache dir shows the same bytes at the branch, and nothing is
 #    committed by it (the head stays where it was).
 #
-# 4. KNOWN FAILURE (not counted; reported as a note): the same run on a mount with
-#    --revision-ttl 1 loses writes. Not specific to a seed: every seed with fsyncs fails once an
-#    fsync has committed a file that is still open and the entry TTL has passed (seed 1:
-#    `fstat size 875680, model size 901450` at #569; seed 2: zeros instead of the written bytes
-#    at #851; with --msync-sync-percent 100 and the default TTL of 30 s, seeds 1-3 fail near
-#    30 s). Cause: the commit drops the file's change from the overlay although a descriptor
-#    still has it open for writing; after the TTL a lookup of the name makes a new inode from the
-#    committed content, so truncate(path) or a new open go to that inode while the old
-#    descriptor keeps writing to the old staged file, whose writes are then lost. Smallest case:
-#      fd = open(f, O_RDWR|O_CREAT); pwrite(fd, 100 x 'a', 0); fsync(fd); sleep(TTL);
-#      truncate(f, 50); pwrite(fd, 10 x 'b', 0); close(fd)
-#    leaves 50 x 'a' (fstat(fd) still says 100). Steps 1-3 therefore mount with a revision TTL
-#    longer than the run. Replay: FSX_SEED=1 FSX_TTL_OPS=2000 (phase 4 prints the report).
+# 4. The same run on a mount with --revision-ttl 1, so that names are looked up again while
+#    files are open: a file an fsync committed while still open keeps its name (and inode) until
+#    it is closed. This once lost writes for every seed: the commit dropped the file's change,
+#    and after the TTL a lookup made a new inode from the committed content, so truncate(path)
+#    and new opens went to it while the open descriptor kept writing to the old staged file.
+#    Smallest case: fd = open(f, O_RDWR|O_CREAT); pwrite(fd, 100 x 'a', 0); fsync(fd);
+#    sleep(TTL); truncate(f, 50); pwrite(fd, 10 x 'b', 0); close(fd) left 50 x 'a'.
 HFM_FSX=${3:-}
 source "$(dirname "$0")/lib.sh"
 e2e_init fsx "$@"
@@ -59,8 +53,8 @@ C0=$(commits)
 H0=$(head_sha)
 
 export HF_TOKEN=$TOKEN
-# The revision TTL outlasts the run: see the known failure (4).
-mount_hf "$MNT" --endpoint "$HUBD_URL" --commit-delay 2 --revision-ttl 600 ||
+# Step 1 uses the default-length TTL regime; step 4 the short one.
+mount_hf "$MNT" --endpoint "$HUBD_URL" --commit-delay 2 ||
   abort "mount" "rc=$MOUNT_RC: $MOUNT_OUT"
 RW_PID=$MOUNT_PID
 V="$MNT/models/$REPO@main"
@@ -122,7 +116,7 @@ sleep 3  # past the commit delay: reads alone must not commit
 unmount_hf "$W/rw" "$RW_PID"
 expect "the remount committed nothing" "$(commits) $(head_sha)" "$C1 $H1"
 
-# --- 4. known failure: a short revision TTL (see the top of this file) -----------------------------
+# --- 4. a short revision TTL: names are looked up again while files are open ---------------------
 mount_hf "$W/ttl" --endpoint "$HUBD_URL" --commit-delay 2 --revision-ttl 1 --cache-dir "$W/cache3" ||
   abort "mount with --revision-ttl 1" "$MOUNT_OUT"
 TTL_PID=$MOUNT_PID
@@ -131,10 +125,9 @@ rc=0
 timeout 300 "$HFM_FSX" "$W/ttl/models/$REPO@main/fsx-ttl" --model "$W/model-ttl" --seed "$SEED" \
   --ops "${FSX_TTL_OPS:-2000}" --files "$FILES" --max-size "$MAX_SIZE" >"$W/fsx-ttl.out" 2>&1 || rc=$?
 if [ $rc = 0 ]; then
-  note "KNOWN FAILURE did not reproduce: hfm-fsx passed with --revision-ttl 1 (fixed? update step 4)"
+  ok "hfm-fsx with --revision-ttl 1: $(tail -n1 "$W/fsx-ttl.out" | sed 's/^hfm-fsx: //')"
 else
-  note "KNOWN FAILURE (not counted): with --revision-ttl 1, $(grep -m1 'FAILED' "$W/fsx-ttl.out" |
-    sed 's/^hfm-fsx: //'): $(grep -m1 -A1 'FAILED' "$W/fsx-ttl.out" | tail -n1 | sed 's/^hfm-fsx: //')"
+  nok "hfm-fsx with --revision-ttl 1" "$(grep -m1 -A1 'FAILED' "$W/fsx-ttl.out" | tr '\n' ' ')"
 fi
 unmount_hf "$W/ttl" "$TTL_PID"
 

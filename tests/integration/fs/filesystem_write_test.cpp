@@ -866,6 +866,32 @@ TEST_F(FilesystemWriteTest, ConcurrentFsyncsShareCommits) {
 // no commit ever carries it. The view even shows the new bytes (the node reads its StagedFile)
 // until the inode is forgotten. A program that writes a log and fsyncs it now and then loses
 // everything after the first fsync.
+// Was (filesystem_commit.cpp, the clean-up after a commit landed): a file committed by fsync
+// while still open lost its change, so a later lookup of its name (after the entry TTL) made a
+// new inode from the committed content: truncate(path) went there while the descriptor kept
+// writing to the old staged file, and those writes were never committed.
+TEST_F(FilesystemWriteTest, AFileCommittedWhileOpenKeepsItsInodeForItsName) {
+  openWriter(kNever);
+  auto f = fs().create(view_, "open.txt", 0644, O_RDWR | O_CREAT);
+  ASSERT_TRUE(f);
+  writeAt(f->fh, 0, std::string(100, 'a'));
+  ASSERT_TRUE(fs().fsync(f->fh));
+  // What the kernel does once the entry timed out: look the name up again.
+  std::uint64_t again = ino("open.txt");
+  EXPECT_EQ(again, f->entry.attr.ino) << "the open file's name must keep its inode";
+  SetAttrRequest truncate;
+  truncate.size = 50;
+  ASSERT_TRUE(fs().setattr(again, truncate));
+  writeAt(f->fh, 0, std::string(10, 'b'));
+  closeFile(f->fh);
+  EXPECT_EQ(pendingChanges(), 1u);
+  ASSERT_TRUE(fs().commitAll(std::chrono::seconds(20)));
+  Tree want = seed_;
+  want["open.txt"] = std::string(10, 'b') + std::string(40, 'a');
+  expectHead(want);
+  EXPECT_EQ(pendingChanges(), 0u);
+}
+
 TEST_F(FilesystemWriteTest, WritesAfterACommitThroughTheSameHandleOrInodeAreCommitted) {
   openWriter(kNever);
   // Through the handle that was fsynced.
