@@ -155,19 +155,20 @@ void eraseBelow(std::map<std::string, Change>& changes, const std::string& path)
 }  // namespace
 
 void Overlay::putFile(const std::string& path, std::shared_ptr<StagedFile> staged) {
-  eraseBelow(changes_, path);
   Change c;
-  c.kind = Change::Kind::kFile;
   c.staged = std::move(staged);
-  c.mtime = std::chrono::system_clock::now();
-  changes_[path] = std::move(c);
+  putFileChange(path, std::move(c));
 }
 
 void Overlay::putRemote(const std::string& path, RemoteContent remote) {
-  eraseBelow(changes_, path);
   Change c;
-  c.kind = Change::Kind::kFile;
   c.remote = std::move(remote);
+  putFileChange(path, std::move(c));
+}
+
+void Overlay::putFileChange(const std::string& path, Change c) {
+  eraseBelow(changes_, path);
+  c.kind = Change::Kind::kFile;
   c.mtime = std::chrono::system_clock::now();
   changes_[path] = std::move(c);
 }

@@ -87,6 +87,8 @@ class Overlay {
   // The nearest change at `path` or above it that hides the base there, if any.
   bool baseHidden(std::string_view path) const;
   bool hasChangesBelow(std::string_view dir) const;
+  // A file change at `path`, replacing whatever was at or below it.
+  void putFileChange(const std::string& path, Change c);
   void walk(const Snapshot* base, std::string_view dir, std::vector<std::string>* files,
             std::vector<std::string>* folders) const;
 

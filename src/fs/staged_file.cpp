@@ -254,15 +254,16 @@ bool StagedFile::markCommitted(std::uint64_t generation) {
   committed_ = true;
   frozen_ = false;
   blob_->discard();
-  for (auto& old : superseded_) {
-    old->discard();
-  }
-  superseded_.clear();
+  dropSupersededLocked();
   return true;
 }
 
 void StagedFile::forgetSuperseded() {
   std::lock_guard lock(mu_);
+  dropSupersededLocked();
+}
+
+void StagedFile::dropSupersededLocked() {
   for (auto& old : superseded_) {
     old->discard();
   }
@@ -277,10 +278,7 @@ bool StagedFile::changedSince(std::uint64_t generation) const {
 void StagedFile::discard() {
   std::lock_guard lock(mu_);
   blob_->discard();
-  for (auto& old : superseded_) {
-    old->discard();
-  }
-  superseded_.clear();
+  dropSupersededLocked();
 }
 
 std::uint64_t StagedFile::size() const {

@@ -107,6 +107,8 @@ class StagedFile {
   common::Status unfreezeLocked();
   // Requires mu_. Called by every change of content.
   bool changedLocked();
+  // Requires mu_. Marks the files left by copy on write for removal.
+  void dropSupersededLocked();
   std::optional<std::string> shaLocked() const;
 
   const std::filesystem::path dir_;
