@@ -176,13 +176,13 @@ FsResult<std::shared_ptr<const Snapshot>> Filesystem::loadSnapshot(
     return cached;
   }
   if (!date) {
-    auto info = hub_->revision(repo, commit);
+    auto info = hub_->revision(repo, commit, requests_stop_.token());
     if (!info) {
       return common::Unexpected<FsError>(fromHubError(info.error(), repo.key() + "@" + commit));
     }
     date = info->last_modified;
   }
-  auto listing = hub_->listTree(repo, commit, "", true);
+  auto listing = hub_->listTree(repo, commit, "", true, requests_stop_.token());
   if (!listing) {
     return common::Unexpected<FsError>(
         fromHubError(listing.error(), "listing " + repo.key() + "@" + commit));
@@ -238,7 +238,7 @@ FsResult<std::shared_ptr<const Snapshot>> Filesystem::snapshot(View& v) {
     }
     next = *loaded;
   } else {
-    auto info = hub_->revision(v.repo, v.revision);
+    auto info = hub_->revision(v.repo, v.revision, requests_stop_.token());
     if (!info) {
       std::lock_guard lock(v.mu);
       if (v.current) {
@@ -569,7 +569,8 @@ FsResult<std::vector<DirEntry>> Filesystem::readdir(std::uint64_t ino) {
       return out;
     }
     case Node::Kind::kNamespaceDir: {
-      auto repos = hub_->listRepos(n->type, n->ns, options_.max_namespace_entries);
+      auto repos = hub_->listRepos(n->type, n->ns, options_.max_namespace_entries,
+                                   requests_stop_.token());
       if (!repos) {
         return common::Unexpected<FsError>(
             fromHubError(repos.error(), "listing namespace " + n->ns));
@@ -779,6 +780,11 @@ FsResult<std::vector<std::string>> Filesystem::listxattr(std::uint64_t ino) {
     }
   }
   return names;
+}
+
+void Filesystem::cancelRequests() {
+  requests_stop_.cancel();
+  engine_->cancelFetches();
 }
 
 FsStat Filesystem::statfs() const {

@@ -25,6 +25,7 @@
 #include "cache/block_store.h"
 #include "cache/metadata_store.h"
 #include "common/repo_id.h"
+#include "common/stop_generation.h"
 #include "fs/fs_error.h"
 #include "fs/overlay.h"
 #include "fs/read_engine.h"
@@ -126,6 +127,11 @@ class Filesystem {
   FsResult<std::vector<std::string>> listxattr(std::uint64_t ino);
   FsStat statfs() const;
 
+  // Ends the Hub requests that FUSE operations are waiting on (called when the FUSE session
+  // ends, so that a stalled server cannot hold the daemon): they fail with kCanceled. Commits
+  // and requests made afterwards are not affected.
+  void cancelRequests();
+
   // Writes. A created file comes with an open handle.
   struct Created {
     Entry entry;
@@ -213,6 +219,7 @@ class Filesystem {
   ReadEngine* engine_;
   FsOptions options_;
   std::chrono::system_clock::time_point mount_time_;
+  common::StopGeneration requests_stop_;  // see cancelRequests
 
   mutable std::mutex table_mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Node>> nodes_;  // guarded by table_mu_

@@ -85,7 +85,7 @@ FsResult<void> Filesystem::ensureWritable(View& v) {
   }
   if (!can && v.revision.rfind("refs/pr/", 0) != 0) {
     // Only branches take commits: a tag's view stays read-only like a commit's.
-    auto refs = hub_->listRefs(v.repo);
+    auto refs = hub_->listRefs(v.repo, requests_stop_.token());
     if (!refs) {
       return common::Unexpected<FsError>(fromHubError(refs.error(), v.key));
     }
@@ -98,7 +98,7 @@ FsResult<void> Filesystem::ensureWritable(View& v) {
     }
   }
   if (!can) {
-    auto asked = hub_->canWrite(v.repo, v.revision);
+    auto asked = hub_->canWrite(v.repo, v.revision, requests_stop_.token());
     if (!asked) {
       return common::Unexpected<FsError>(fromHubError(asked.error(), v.key));
     }

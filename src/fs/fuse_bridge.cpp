@@ -7,10 +7,14 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -627,7 +631,25 @@ int FuseMount::run() {
   fuse_loop_cfg_set_clone_fd(config, 0);
   fuse_loop_cfg_set_max_threads(config, impl_->max_threads);
   fuse_loop_cfg_set_idle_threads(config, impl_->max_threads);
+  // The loop returns only once every worker has answered; a worker waiting on a stalled server
+  // would hold the daemon after an unmount or a signal until its request timed out. Once the
+  // session has ended, its pending Hub requests are canceled.
+  std::jthread watcher([this](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any wake;  // only the loop's return (stop) wakes it early
+    std::unique_lock lock(mu);
+    while (!wake.wait_for(lock, stop, std::chrono::milliseconds(100), [] { return false; })) {
+      if (stop.stop_requested()) {
+        return;
+      }
+      if (fuse_session_exited(impl_->session) != 0) {
+        impl_->context.fs->cancelRequests();
+        return;
+      }
+    }
+  });
   int rc = fuse_session_loop_mt(impl_->session, config);
+  watcher.request_stop();
   fuse_loop_cfg_destroy(config);
   return rc;
 }

@@ -73,7 +73,8 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
   // Not zero-filled: every byte is overwritten by the response or the request fails.
   const std::size_t length = end - start;
   std::shared_ptr<char[]> buffer(new char[length]);
-  auto got = source_->readRange(file, start, std::span<char>(buffer.get(), length));
+  auto got = source_->readRange(file, start, std::span<char>(buffer.get(), length),
+                                fetches_stop_.token());
   std::optional<hub::HubError> error;
   if (!got) {
     error = got.error();

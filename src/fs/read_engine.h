@@ -15,12 +15,14 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "cache/block_store.h"
 #include "common/repo_id.h"
+#include "common/stop_generation.h"
 #include "fs/thread_pool.h"
 #include "hub/hub_client.h"
 
@@ -48,7 +50,8 @@ class RangeSource {
  public:
   virtual ~RangeSource() = default;
   virtual hub::HubResult<std::size_t> readRange(const FileRef& file, std::uint64_t offset,
-                                                std::span<char> out) = 0;
+                                                std::span<char> out,
+                                                const std::stop_token& stop) = 0;
 };
 
 // Reads through the Hub client's resolve URLs.
@@ -56,8 +59,8 @@ class HubRangeSource final : public RangeSource {
  public:
   explicit HubRangeSource(hub::HubClient* hub) : hub_(hub) {}
   hub::HubResult<std::size_t> readRange(const FileRef& file, std::uint64_t offset,
-                                        std::span<char> out) override {
-    return hub_->readRange(file.repo, file.commit, file.path, offset, out);
+                                        std::span<char> out, const std::stop_token& stop) override {
+    return hub_->readRange(file.repo, file.commit, file.path, offset, out, stop);
   }
 
  private:
@@ -114,6 +117,8 @@ class ReadEngine {
                                    ReadState* state, std::vector<ReadPiece>* pieces = nullptr);
   ReadStats stats() const;
   std::uint32_t blockSize() const { return block_size_; }
+  // Fetches in flight fail with kCanceled (their readers get EIO); later fetches go ahead.
+  void cancelFetches() { fetches_stop_.cancel(); }
 
  private:
   // One block's bytes inside the buffer of the request that fetched it (no copy per block).
@@ -172,6 +177,7 @@ class ReadEngine {
   std::atomic<std::uint64_t> bytes_fetched_{0};
   std::atomic<std::uint64_t> prefetch_requests_{0};
   std::atomic<std::uint64_t> waits_{0};
+  common::StopGeneration fetches_stop_;
 
   std::unique_ptr<ThreadPool> pool_;  // last: its workers use everything above
 };

@@ -645,12 +645,13 @@ HubStats HubClient::stats() const {
   return s;
 }
 
-HubResult<RevisionInfo> HubClient::revision(const common::RepoId& repo, const std::string& revision) {
+HubResult<RevisionInfo> HubClient::revision(const common::RepoId& repo, const std::string& revision,
+                                            const std::stop_token& stop) {
   if (revision.empty()) {
     return impl_->fail(HubError{HubErrorKind::kRevisionNotFound, 0, "empty revision", false});
   }
   std::string url = detail::revisionUrl(impl_->options.endpoint, repo, revision);
-  auto response = impl_->apiCall("GET", url);
+  auto response = impl_->apiCall("GET", url, {.stop = stop});
   if (!response) {
     return common::Unexpected<HubError>(std::move(response).error());
   }
@@ -672,7 +673,8 @@ HubResult<RevisionInfo> HubClient::revision(const common::RepoId& repo, const st
 
 HubResult<std::vector<TreeEntry>> HubClient::listTree(const common::RepoId& repo,
                                                       const std::string& commit,
-                                                      const std::string& dir_in, bool recursive) {
+                                                      const std::string& dir_in, bool recursive,
+                                                      const std::stop_token& stop) {
   std::string dir = dir_in;
   while (!dir.empty() && dir.back() == '/') {
     dir.pop_back();
@@ -703,7 +705,8 @@ HubResult<std::vector<TreeEntry>> HubClient::listTree(const common::RepoId& repo
           entries.push_back(std::move(entry));
         }
         return true;
-      });
+      },
+      stop);
   if (!done) {
     return common::Unexpected<HubError>(std::move(done).error());
   }
@@ -784,7 +787,8 @@ HubResult<std::vector<TreeEntry>> HubClient::pathsInfo(const common::RepoId& rep
 
 HubResult<std::vector<RepoSummary>> HubClient::listRepos(common::RepoType type,
                                                          const std::string& author,
-                                                         std::size_t max_results) {
+                                                         std::size_t max_results,
+                                                         const std::stop_token& stop) {
   std::vector<RepoSummary> repos;
   if (max_results == 0 || !common::isValidRepoNamePart(author)) {
     return repos;  // such a namespace cannot exist; the Hub answers [] too
@@ -823,7 +827,8 @@ HubResult<std::vector<RepoSummary>> HubClient::listRepos(common::RepoType type,
           }
         }
         return true;
-      });
+      },
+      stop);
   if (!done) {
     return common::Unexpected<HubError>(std::move(done).error());
   }
@@ -836,9 +841,9 @@ HubResult<std::size_t> HubClient::readRange(const common::RepoId& repo, const st
   return impl_->readRange(repo, commit, path, offset, out, stop);
 }
 
-HubResult<RepoRefs> HubClient::listRefs(const common::RepoId& repo) {
+HubResult<RepoRefs> HubClient::listRefs(const common::RepoId& repo, const std::stop_token& stop) {
   std::string url = detail::refsUrl(impl_->options.endpoint, repo);
-  auto response = impl_->apiCall("GET", url);
+  auto response = impl_->apiCall("GET", url, {.stop = stop});
   if (!response) {
     return common::Unexpected<HubError>(std::move(response).error());
   }

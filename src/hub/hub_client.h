@@ -77,13 +77,15 @@ class HubClient {
 
   // GET /api/{t}/{ns}/{name}/revision/{quote(rev, safe="")}. When `revision` is a full commit
   // sha, the answer must name that same commit.
-  HubResult<RevisionInfo> revision(const common::RepoId& repo, const std::string& revision);
+  HubResult<RevisionInfo> revision(const common::RepoId& repo, const std::string& revision,
+                                   const std::stop_token& stop = {});
 
   // GET /api/{t}/{ns}/{name}/tree/{commit}[/{dir}]?recursive=..., following Link rel="next".
   // dir "" is the root. Entries are the children of `dir` (all descendants when recursive),
   // each checked: valid path, under `dir`, no duplicates, sane size, hex ids.
   HubResult<std::vector<TreeEntry>> listTree(const common::RepoId& repo, const std::string& commit,
-                                             const std::string& dir, bool recursive);
+                                             const std::string& dir, bool recursive,
+                                             const std::stop_token& stop = {});
 
   // POST /api/{t}/{ns}/{name}/paths-info/{commit}, in batches of 500 paths. Paths that do not
   // exist (or cannot exist: invalid paths) are omitted from the answer, as on the Hub.
@@ -93,7 +95,8 @@ class HubClient {
 
   // GET /api/{models|datasets|spaces}?author=..., following Link rel="next" until max_results.
   HubResult<std::vector<RepoSummary>> listRepos(common::RepoType type, const std::string& author,
-                                                std::size_t max_results);
+                                                std::size_t max_results,
+                                                const std::stop_token& stop = {});
 
   // Reads [offset, offset+out.size()) of a file at a commit into out; returns bytes read (less
   // only at EOF; 0 when offset is at or past the end).
@@ -108,7 +111,7 @@ class HubClient {
                                    std::span<char> out, const std::stop_token& stop = {});
 
   // GET /api/{t}/{ns}/{name}/refs: the branch and tag names.
-  HubResult<RepoRefs> listRefs(const common::RepoId& repo);
+  HubResult<RepoRefs> listRefs(const common::RepoId& repo, const std::stop_token& stop = {});
 
   // GET /api/whoami-v2. kUnauthorized without a request when no token is configured.
   HubResult<WhoAmI> whoami();
@@ -125,7 +128,8 @@ class HubClient {
   // Whether the configured token may write to the repo: a preupload of no files. false without
   // a request when there is no token; false on 401/403 (kUnauthorized, kForbidden); other
   // errors (missing repo or revision, network) are returned.
-  HubResult<bool> canWrite(const common::RepoId& repo, const std::string& revision);
+  HubResult<bool> canWrite(const common::RepoId& repo, const std::string& revision,
+                           const std::stop_token& stop = {});
 
   // Uploads one LFS object (`sha256`, `size` bytes) from `local_path`, which must hold exactly
   // `size` bytes (kLocalIo otherwise). POST {prefix}{ns}/{name}.git/info/lfs/objects/batch,

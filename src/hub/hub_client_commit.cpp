@@ -48,7 +48,8 @@ HubResult<std::vector<PreuploadAnswer>> HubClient::preupload(
   return answers;
 }
 
-HubResult<bool> HubClient::canWrite(const common::RepoId& repo, const std::string& revision) {
+HubResult<bool> HubClient::canWrite(const common::RepoId& repo, const std::string& revision,
+                                    const std::stop_token& stop) {
   if (!impl_->options.token) {
     return false;
   }
@@ -57,7 +58,8 @@ HubResult<bool> HubClient::canWrite(const common::RepoId& repo, const std::strin
   }
   const std::string url = detail::preuploadUrl(impl_->options.endpoint, repo, revision);
   auto response =
-      impl_->apiCall("POST", url, {.body = R"({"files":[]})", .content_type = "application/json"});
+      impl_->apiCall("POST", url, {.body = R"({"files":[]})", .content_type = "application/json",
+                                   .stop = stop});
   if (response) {
     return true;
   }

@@ -140,11 +140,12 @@ struct HubClientImpl {
   // GETs `first_url` and the pages its Link rel="next" headers chain to. `on_page` returns
   // false to stop early.
   template <class OnPage>
-  HubResult<bool> paginate(const std::string& first_url, OnPage&& on_page) {
+  HubResult<bool> paginate(const std::string& first_url, OnPage&& on_page,
+                           const std::stop_token& stop = {}) {
     std::string url = first_url;
     std::unordered_set<std::string> seen{url};
     for (std::size_t pages = 1;; ++pages) {
-      auto response = apiCall("GET", url);
+      auto response = apiCall("GET", url, {.stop = stop});
       if (!response) {
         return common::Unexpected<HubError>(std::move(response).error());
       }

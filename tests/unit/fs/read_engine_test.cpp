@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -27,11 +29,20 @@ class FakeSource : public RangeSource {
   }
   explicit FakeSource(std::vector<char> data) : data_(std::move(data)) {}
   hub::HubResult<std::size_t> readRange(const FileRef& /*file*/, std::uint64_t offset,
-                                        std::span<char> out) override {
+                                        std::span<char> out, const std::stop_token& stop) override {
     requests.fetch_add(1);
     bytes.fetch_add(out.size());
     if (delay.count() > 0) {
       std::this_thread::sleep_for(delay);
+    }
+    if (stall.load()) {
+      // A server that never answers: only cancellation ends the request.
+      std::mutex mu;
+      std::condition_variable_any cv;
+      std::unique_lock lock(mu);
+      cv.wait(lock, stop, [] { return false; });
+      return common::Unexpected<hub::HubError>(
+          hub::HubError{hub::HubErrorKind::kCanceled, 0, "canceled", false});
     }
     if (fail.load()) {
       return common::Unexpected<hub::HubError>(
@@ -45,6 +56,7 @@ class FakeSource : public RangeSource {
   std::atomic<int> requests{0};
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<bool> fail{false};
+  std::atomic<bool> stall{false};
   std::size_t truncate = 0;
   std::chrono::milliseconds delay{0};
 
@@ -164,6 +176,35 @@ TEST(ReadEngineTest, ErrorsAndShortBodiesReachTheCaller) {
   auto short_read = engine.read(file, 7 * kBlock, out, nullptr);
   ASSERT_FALSE(short_read);
   EXPECT_EQ(short_read.error().kind, hub::HubErrorKind::kBadResponse);
+}
+
+TEST(ReadEngineTest, CancelFetchesReleasesAReaderStuckOnTheServer) {
+  FakeSource source(4 * kBlock);
+  ReadEngine engine(&source, nullptr, kBlock, quiet());
+  FileRef file = fileOf(source.data().size());
+  source.stall = true;
+  std::atomic<bool> done{false};
+  hub::HubResult<std::size_t> got = 0;
+  std::thread reader([&] {
+    std::vector<char> out(100);
+    got = engine.read(file, 0, out, nullptr);
+    done = true;
+  });
+  while (source.requests.load() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(done.load());
+  engine.cancelFetches();
+  reader.join();
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().kind, hub::HubErrorKind::kCanceled);
+  // Fetches started after the cancellation go ahead.
+  source.stall = false;
+  std::vector<char> out(100);
+  auto again = engine.read(file, 0, out, nullptr);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(0, std::memcmp(out.data(), source.data().data(), 100));
 }
 
 TEST(ReadEngineTest, SecondReadComesFromTheBlockCache) {
