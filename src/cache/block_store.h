@@ -35,6 +35,7 @@ struct CacheStats {
   std::uint64_t failed_writes = 0;    // write() calls that returned an error
   std::uint64_t map_full = 0;         // write transactions that hit a full map (map too small?)
   std::uint64_t dropped_touches = 0;  // LRU touches lost because the touch buffer was full
+  std::uint64_t rebuilds = 0;         // damaged environments replaced by empty ones at run time
 };
 
 // Thread-safe: every method may be called from any thread concurrently. Errors are CacheError

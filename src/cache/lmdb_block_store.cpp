@@ -7,11 +7,14 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <shared_mutex>
 #include <stop_token>
 #include <thread>
 #include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include "cache/detail/block_format.h"
 #include "cache/detail/page_advice.h"
@@ -39,6 +42,9 @@ constexpr std::size_t kSuspectCapacity = 1024;
 // anonymous memory until commit.
 constexpr std::size_t kMaxBatchWrites = 64;
 constexpr std::uint64_t kMaxBatchBytes = 16 * kMiB;
+// Checksum mismatches logged one by one; after that only every kLogEveryCorrupt-th.
+constexpr std::uint64_t kLogFirstCorrupt = 20;
+constexpr std::uint64_t kLogEveryCorrupt = 1000;
 
 std::uint64_t defaultMapSize(std::uint64_t max_bytes) {
   return std::max<std::uint64_t>(kGiB,
@@ -73,6 +79,11 @@ MDB_val u64Val(char* buf, std::uint64_t v) {
 
 struct LmdbBlockStore::Impl {
   CacheOptions options;
+  detail::EnvConfig env_config;
+  // Swapped only by rebuildIfNeeded(), under gen_mu held exclusively. Every other user of env,
+  // readers, the dbis or budget_bytes holds gen_mu shared for the whole operation, so no read
+  // lease, transaction or pointer into the old map outlives it. env is null once a run-time
+  // rebuild failed: the store then misses and refuses writes until the next open.
   std::unique_ptr<detail::Environment> env;
   std::unique_ptr<detail::ReadTxnPool> readers;
   MDB_dbi meta_dbi = 0;
@@ -90,6 +101,17 @@ struct LmdbBlockStore::Impl {
   std::atomic<std::uint64_t> failed_writes{0};
   std::atomic<std::uint64_t> dropped_touches{0};
   std::atomic<std::uint64_t> map_full{0};
+  std::atomic<std::uint64_t> rebuilds{0};
+
+  bool rebuilt_on_open = false;
+  std::string rebuild_reason_on_open;
+
+  // Run-time damage (an LMDB corruption code) asks for a rebuild; the next operation boundary
+  // (or the flusher) performs it. Order: gen_mu -> write_mu -> LMDB writer -> touch_mu.
+  mutable std::shared_mutex gen_mu;
+  mutable std::atomic<bool> needs_rebuild{false};
+  mutable std::mutex damage_mu;
+  mutable std::string damage;  // guarded by damage_mu: why the rebuild was asked for
 
   // Group commit: callers queue their writes; one of them (the "leader") commits the queue.
   std::mutex queue_mu;
@@ -123,13 +145,80 @@ struct LmdbBlockStore::Impl {
 
   // --- state shared by all write transactions ---
 
-  void noteLmdbError(int rc, std::string_view what) {
+  // Requires gen_mu (shared) and a live env.
+  void noteLmdbError(int rc, std::string_view what) const {
     if (detail::isCorruption(rc)) {
-      env->markCorrupt(detail::lmdbMessage(what, rc));
+      requestRebuild(detail::lmdbMessage(what, rc));
     }
   }
 
-  CacheStatus toStatus(int rc, std::string_view what) { return env->status(rc, what); }
+  // Requires gen_mu (shared) and a live env.
+  CacheStatus toStatus(int rc, std::string_view what) {
+    noteLmdbError(rc, what);
+    return env->status(rc, what);
+  }
+
+  // Records the damage (so that the next open rebuilds, should this process end first) and asks
+  // for a rebuild at the next operation boundary. Requires gen_mu (shared) and a live env.
+  void requestRebuild(const std::string& why) const {
+    env->markCorrupt(why);
+    {
+      std::lock_guard lock(damage_mu);
+      if (damage.empty()) {
+        damage = why;
+      }
+    }
+    if (!needs_rebuild.exchange(true)) {
+      spdlog::error("block cache damaged at run time ({}): rebuilding it", why);
+    }
+  }
+
+  static CacheStatus disabledError() {
+    return makeCacheError(CacheErrorKind::kIo,
+                          "block cache disabled after damage it could not rebuild");
+  }
+
+  // Replaces a damaged environment with a new, empty one. Must be called without gen_mu held;
+  // waits for the operations in flight to end. Blocks then are fetched again and re-cached.
+  void rebuildIfNeeded() {
+    if (!needs_rebuild.load(std::memory_order_acquire)) {
+      return;
+    }
+    std::unique_lock gen(gen_mu);
+    if (!needs_rebuild.load(std::memory_order_relaxed)) {
+      return;  // another thread did it
+    }
+    std::string why;
+    {
+      std::lock_guard lock(damage_mu);
+      why = std::exchange(damage, {});
+    }
+    {
+      std::lock_guard lock(touch_mu);
+      pending_touches.clear();
+      pending_suspects.clear();
+    }
+    readers.reset();
+    env.reset();
+    detail::EnvConfig config = env_config;
+    config.rebuild_reason = "damaged at run time (" + why + ")";
+    options.block_size = block_size;  // the read engine keeps the block size it was given
+    auto opened = detail::Environment::open(config, [this](MDB_env* e) { return init(e); });
+    needs_rebuild.store(false, std::memory_order_release);
+    if (!opened || !(*opened)->rebuilt() || block_size != options.block_size) {
+      spdlog::error("block cache {} could not be rebuilt ({}): reads go to the server, uncached, "
+                    "until the next mount",
+                    config.dir.string(),
+                    !opened ? opened.error().message : "the environment is in use elsewhere");
+      return;
+    }
+    env = std::move(*opened);
+    budget_bytes = std::min(options.max_bytes, env->mapSize() / 8 * 7);
+    readers = std::make_unique<detail::ReadTxnPool>(env->get(),
+                                                    std::max(1u, options.max_readers / 2));
+    rebuilds.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("block cache rebuilt at run time, empty: {}", why);
+  }
 
   int usedBytes(MDB_txn* txn, std::uint64_t& bytes) const {
     std::uint64_t pages = 0;
@@ -459,6 +548,13 @@ struct LmdbBlockStore::Impl {
   }
 
   void runBatch(std::span<PendingWrite* const> batch) {
+    std::shared_lock gen(gen_mu);
+    if (env == nullptr) {
+      for (PendingWrite* req : batch) {
+        req->result = disabledError();
+      }
+      return;
+    }
     std::lock_guard lock(write_mu);
     std::vector<BlockKey> touches;
     std::vector<BlockKey> suspects;
@@ -483,6 +579,10 @@ struct LmdbBlockStore::Impl {
 
   // Applies recorded touches and deletions, if any. Best effort: a failure drops them.
   void applyPendingNow() {
+    std::shared_lock gen(gen_mu);
+    if (env == nullptr) {
+      return;
+    }
     std::lock_guard lock(write_mu);
     std::vector<BlockKey> touches;
     std::vector<BlockKey> suspects;
@@ -524,13 +624,18 @@ struct LmdbBlockStore::Impl {
     if (!detail::makeBlockKey(content_id, index, key)) {
       return false;
     }
+    std::shared_lock gen(gen_mu);
+    if (env == nullptr) {
+      return false;
+    }
     detail::ReadTxnPool::Lease lease;
     if (readers->acquire(lease) != MDB_SUCCESS) {
       return false;
     }
     MDB_val k = detail::toVal(key.view());
     MDB_val v{};
-    if (mdb_get(lease.get(), blocks_dbi, &k, &v) != MDB_SUCCESS) {
+    if (int rc = mdb_get(lease.get(), blocks_dbi, &k, &v); rc != MDB_SUCCESS) {
+      noteLmdbError(rc, "look up block");
       return false;
     }
     if (warm) {
@@ -553,6 +658,11 @@ struct LmdbBlockStore::Impl {
                         [this] { return pending_touches.size() >= kTouchCapacity / 2; });
       if (stop.stop_requested()) {
         return;
+      }
+      if (needs_rebuild.load(std::memory_order_acquire)) {
+        lock.unlock();
+        rebuildIfNeeded();
+        lock.lock();
       }
       if (pending_touches.empty() && pending_suspects.empty()) {
         continue;
@@ -676,11 +786,14 @@ CacheResult<std::unique_ptr<LmdbBlockStore>> LmdbBlockStore::open(const CacheOpt
   config.max_dbs = 4;
   config.sync = options.sync;
   Impl* raw = impl.get();
+  impl->env_config = config;
   auto env = detail::Environment::open(config, [raw](MDB_env* e) { return raw->init(e); });
   if (!env) {
     return common::Unexpected<CacheError>(std::move(env).error());
   }
   impl->env = std::move(*env);
+  impl->rebuilt_on_open = impl->env->rebuilt();
+  impl->rebuild_reason_on_open = impl->env->rebuildReason();
   // LMDB grows the map to the data file's size when the file is larger than asked for.
   impl->budget_bytes = std::min(options.max_bytes, impl->env->mapSize() / 8 * 7);
   impl->readers = std::make_unique<detail::ReadTxnPool>(impl->env->get(),
@@ -704,9 +817,16 @@ std::optional<std::size_t> LmdbBlockStore::read(std::string_view content_id, std
     s.misses.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }
+  s.rebuildIfNeeded();
+  bool absent = false;
   bool corrupt = false;
   std::size_t copied = 0;
   {
+    std::shared_lock gen(s.gen_mu);
+    if (s.env == nullptr) {
+      s.misses.fetch_add(1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
     detail::ReadTxnPool::Lease lease;
     int rc = s.readers->acquire(lease);
     MDB_val k = detail::toVal(key.view());
@@ -718,12 +838,9 @@ std::optional<std::size_t> LmdbBlockStore::read(std::string_view content_id, std
       if (rc != MDB_NOTFOUND) {
         s.noteLmdbError(rc, "read block");
       }
-      s.misses.fetch_add(1, std::memory_order_relaxed);
-      return std::nullopt;
-    }
-    // Verified and copied out before the transaction ends: LMDB's memory never leaves here.
-    auto block = detail::parseBlock(detail::toView(v));
-    if (!block) {
+      absent = true;
+    } else if (auto block = detail::parseBlock(detail::toView(v)); !block) {
+      // Verified and copied out before the transaction ends: LMDB's memory never leaves here.
       corrupt = true;
     } else if (offset_in_block < block->length) {
       auto begin = static_cast<std::size_t>(offset_in_block);
@@ -736,8 +853,18 @@ std::optional<std::size_t> LmdbBlockStore::read(std::string_view content_id, std
       }
     }
   }
+  if (absent) {
+    s.misses.fetch_add(1, std::memory_order_relaxed);
+    s.rebuildIfNeeded();  // after the lease and gen_mu are released
+    return std::nullopt;
+  }
   if (corrupt) {
-    s.corrupt_blocks.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t n = s.corrupt_blocks.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n <= kLogFirstCorrupt || n % kLogEveryCorrupt == 0) {
+      spdlog::warn("block cache: checksum mismatch in block {} of {}: a miss, fetched again "
+                   "({} damaged blocks seen)",
+                   index, content_id, n);
+    }
     s.misses.fetch_add(1, std::memory_order_relaxed);
     s.recordSuspect(key);
     return std::nullopt;
@@ -800,6 +927,7 @@ CacheStatus LmdbBlockStore::write(std::string_view content_id, std::uint64_t ind
     s.queue_cv.notify_all();
   }
   lock.unlock();
+  s.rebuildIfNeeded();
   if (req.result) {
     s.writes.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -809,16 +937,18 @@ CacheStatus LmdbBlockStore::write(std::string_view content_id, std::uint64_t ind
 }
 
 void LmdbBlockStore::flush() {
+  impl_->rebuildIfNeeded();
   impl_->applyPendingNow();
-  impl_->env->sync();
+  std::shared_lock gen(impl_->gen_mu);
+  if (impl_->env != nullptr) {
+    (void)impl_->env->sync();
+  }
 }
 
 CacheStats LmdbBlockStore::stats() const {
   const Impl& s = *impl_;
   CacheStats out;
-  out.budget_bytes = s.budget_bytes;
-  out.map_bytes = s.env->mapSize();
-  out.file_bytes = s.env->fileBytes();
+  out.rebuilds = s.rebuilds.load(std::memory_order_relaxed);
   out.hits = s.hits.load(std::memory_order_relaxed);
   out.misses = s.misses.load(std::memory_order_relaxed);
   out.corrupt_blocks = s.corrupt_blocks.load(std::memory_order_relaxed);
@@ -827,6 +957,13 @@ CacheStats LmdbBlockStore::stats() const {
   out.failed_writes = s.failed_writes.load(std::memory_order_relaxed);
   out.dropped_touches = s.dropped_touches.load(std::memory_order_relaxed);
   out.map_full = s.map_full.load(std::memory_order_relaxed);
+  std::shared_lock gen(s.gen_mu);
+  if (s.env == nullptr) {
+    return out;
+  }
+  out.budget_bytes = s.budget_bytes;
+  out.map_bytes = s.env->mapSize();
+  out.file_bytes = s.env->fileBytes();
   detail::ReadTxnPool::Lease lease;
   if (s.readers->acquire(lease) == MDB_SUCCESS) {
     MDB_stat st{};
@@ -844,6 +981,11 @@ CacheStats LmdbBlockStore::stats() const {
 
 CacheStatus LmdbBlockStore::prune(std::uint64_t to_bytes) {
   Impl& s = *impl_;
+  s.rebuildIfNeeded();
+  std::shared_lock gen(s.gen_mu);
+  if (s.env == nullptr) {
+    return Impl::disabledError();
+  }
   std::lock_guard lock(s.write_mu);
   std::vector<BlockKey> touches;
   std::vector<BlockKey> suspects;
@@ -865,6 +1007,11 @@ CacheStatus LmdbBlockStore::prune(std::uint64_t to_bytes) {
 
 CacheStatus LmdbBlockStore::clear() {
   Impl& s = *impl_;
+  s.rebuildIfNeeded();
+  std::shared_lock gen(s.gen_mu);
+  if (s.env == nullptr) {
+    return Impl::disabledError();
+  }
   std::lock_guard lock(s.write_mu);
   {
     std::lock_guard touch_lock(s.touch_mu);
@@ -887,7 +1034,7 @@ CacheStatus LmdbBlockStore::clear() {
 }
 
 std::uint32_t LmdbBlockStore::blockSize() const { return impl_->block_size; }
-bool LmdbBlockStore::rebuiltOnOpen() const { return impl_->env->rebuilt(); }
-const std::string& LmdbBlockStore::rebuildReason() const { return impl_->env->rebuildReason(); }
+bool LmdbBlockStore::rebuiltOnOpen() const { return impl_->rebuilt_on_open; }
+const std::string& LmdbBlockStore::rebuildReason() const { return impl_->rebuild_reason_on_open; }
 
 }  // namespace hfm::cache

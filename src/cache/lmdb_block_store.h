@@ -18,7 +18,9 @@
 // applies pending touches, syncs and closes the environment; no call may be in flight.
 //
 // Errors: open() fails only when the directory cannot be used; a damaged environment is deleted
-// and recreated instead, and rebuiltOnOpen()/rebuildReason() say so for the caller to log.
+// and recreated instead, and rebuiltOnOpen()/rebuildReason() say so for the caller to log. Damage
+// LMDB reports while open (MDB_CORRUPTED, ...) is a miss, logged, and the environment is rebuilt
+// empty at the next operation boundary once the operations in flight have ended.
 
 #include <cstdint>
 #include <memory>

@@ -202,9 +202,9 @@ CacheResult<std::unique_ptr<Environment>> Environment::open(const EnvConfig& con
   self->dir_ = config.dir;
 
   // Reasons known before LMDB even looks at the files.
-  std::string reason;
+  std::string reason = config.rebuild_reason;
   std::error_code ec;
-  if (std::filesystem::exists(config.dir / kCorruptMarker, ec)) {
+  if (reason.empty() && std::filesystem::exists(config.dir / kCorruptMarker, ec)) {
     std::ifstream in(config.dir / kCorruptMarker);
     std::string text;
     std::getline(in, text);

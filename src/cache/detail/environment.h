@@ -30,6 +30,9 @@ struct EnvConfig {
   // leaves every file as found; a CREATED marker, written after the first successful open, then
   // also turns a missing or empty data file (which LMDB would silently start afresh) into damage.
   bool enable_rebuild = true;
+  // Set for a run-time rebuild: the environment is deleted and recreated (unless another process
+  // has it open), and rebuilt()/rebuildReason() report this reason.
+  std::string rebuild_reason;
 };
 
 // What the store's format check found right after the environment opened.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -332,6 +333,72 @@ TEST_F(LmdbBlockStoreTest, RuntimeCorruptionMarkerRebuildsOnNextOpen) {
   EXPECT_TRUE(store->rebuiltOnOpen());
   EXPECT_NE(store->rebuildReason().find("MDB_PAGE_NOTFOUND"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "blocks" / "CORRUPT"));
+}
+
+// Sets the page flags of the "blocks" tree's root page to 0 in the data file (through the file,
+// as outside damage would), so that LMDB answers MDB_CORRUPTED when it reaches that page.
+void damageBlocksTreeRoot(const std::filesystem::path& data_file) {
+  std::string file = testing::readWholeFile(data_file);
+  auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  auto u64 = [&](std::size_t at) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, file.data() + at, 8);
+    return v;
+  };
+  // Meta page layout (LMDB 0.9): page header 16, magic+version 8, address 8, map size 8, then
+  // two MDB_db of 48 bytes (root at +40), last page 8, txnid 8.
+  constexpr std::size_t kMeta = 16;
+  std::size_t newest = u64(kMeta + 24 + 96 + 8) >= u64(page + kMeta + 24 + 96 + 8) ? 0 : page;
+  std::uint64_t main_root = u64(newest + kMeta + 24 + 48 + 40);
+  std::string_view main_page(file.data() + main_root * page, page);
+  auto at = main_page.find("blocks");
+  ASSERT_NE(at, std::string_view::npos);
+  std::uint64_t root = u64(main_root * page + at + 6 + 40);
+  ASSERT_LT((root + 1) * page, file.size() + 1);
+  std::fstream f(data_file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(root * page + 10));
+  const char zero[2] = {0, 0};
+  f.write(zero, 2);
+}
+
+TEST_F(LmdbBlockStoreTest, DamagedTreeAtRunTimeIsRebuiltWhileOpen) {
+  auto store = open(options());
+  ASSERT_TRUE(store);
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(store->write(contentId(17), i, blockData(17, i)));
+  }
+  ASSERT_EQ(readAll(*store, contentId(17), 0), blockData(17, 0));
+  damageBlocksTreeRoot(dataFile());
+
+  // The read that meets the damage is a miss; the store replaces the environment at once.
+  EXPECT_EQ(readAll(*store, contentId(17), 1), std::nullopt);
+  auto st = store->stats();
+  EXPECT_EQ(st.rebuilds, 1u);
+  EXPECT_EQ(st.blocks, 0u);
+  EXPECT_FALSE(store->contains(contentId(17), 0));
+  // The rebuilt cache caches again, with the same block size.
+  EXPECT_EQ(store->blockSize(), kBlock);
+  ASSERT_TRUE(store->write(contentId(17), 2, blockData(17, 2)));
+  EXPECT_EQ(readAll(*store, contentId(17), 2), blockData(17, 2));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "blocks" / "CORRUPT"));
+  store.reset();
+  store = open(options());
+  ASSERT_TRUE(store);
+  EXPECT_FALSE(store->rebuiltOnOpen());
+  EXPECT_EQ(readAll(*store, contentId(17), 2), blockData(17, 2));
+}
+
+TEST_F(LmdbBlockStoreTest, DamageSeenByContainsIsRebuiltByTheNextRead) {
+  auto store = open(options());
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->write(contentId(18), 0, blockData(18, 0)));
+  damageBlocksTreeRoot(dataFile());
+  EXPECT_FALSE(store->contains(contentId(18), 0));
+  EXPECT_EQ(store->stats().rebuilds, 0u);  // contains() is const: it only asks for the rebuild
+  EXPECT_EQ(readAll(*store, contentId(18), 0), std::nullopt);
+  EXPECT_EQ(store->stats().rebuilds, 1u);
+  ASSERT_TRUE(store->write(contentId(18), 0, blockData(18, 0)));
+  EXPECT_EQ(readAll(*store, contentId(18), 0), blockData(18, 0));
 }
 
 TEST_F(LmdbBlockStoreTest, FormatVersionMismatchRebuilds) {
