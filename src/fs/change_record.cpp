@@ -71,6 +71,46 @@ std::optional<std::pair<std::string, std::string>> splitChangeEntry(std::string_
   return std::pair{std::string(value.substr(0, nl)), std::string(value.substr(nl + 1))};
 }
 
+std::optional<std::string> stagingNameOf(std::string_view record) {
+  auto f = lines(record);
+  if (f.size() == 4 && f[0] == "F" && isStagingName(f[1])) {
+    return std::string(f[1]);
+  }
+  return std::nullopt;
+}
+
+std::string encodeInflight(const std::vector<std::pair<std::string, std::string>>& records) {
+  std::string out;
+  for (const auto& [path, value] : records) {
+    out += std::to_string(path.size()) + " " + std::to_string(value.size()) + "\n" + path + value;
+  }
+  return out;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> decodeInflight(
+    std::string_view value) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!value.empty()) {
+    auto space = value.find(' ');
+    auto nl = value.find('\n');
+    std::size_t path_size = 0;
+    std::size_t value_size = 0;
+    if (space == std::string_view::npos || nl == std::string_view::npos || space > nl ||
+        !parseNumber(value.substr(0, space), path_size) ||
+        !parseNumber(value.substr(space + 1, nl - space - 1), value_size)) {
+      return std::nullopt;
+    }
+    value.remove_prefix(nl + 1);
+    if (path_size == 0 || value.size() < path_size || value.size() - path_size < value_size) {
+      return std::nullopt;
+    }
+    out.emplace_back(std::string(value.substr(0, path_size)),
+                     std::string(value.substr(path_size, value_size)));
+    value.remove_prefix(path_size + value_size);
+  }
+  return out;
+}
+
 std::string encodeChange(const Change& c) {
   switch (c.kind) {
     case Change::Kind::kFile:

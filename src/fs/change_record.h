@@ -13,12 +13,17 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "fs/overlay.h"
 
 namespace hfm::fs {
 
 inline constexpr std::string_view kChangePrefix = "c/";
+// A commit sent but not known to have landed: key "i/<commit id>", value the journal records
+// (path, value under changeKey(path)) of the changes it carries, as they were when it was sent.
+// If the commit landed, the next round drops each change whose record is still the same.
+inline constexpr std::string_view kInflightPrefix = "i/";
 
 // The journal key of a change: "c/<path>", or for a path too long for a key,
 // "c/#<sha256 of path>" with the path on the value's first line (see keyedChange).
@@ -28,6 +33,15 @@ std::string keyedChange(std::string_view path, const Change& change);
 // Splits a journal entry back into its path and record; nullopt when malformed.
 std::optional<std::pair<std::string, std::string>> splitChangeEntry(std::string_view key,
                                                                    std::string_view value);
+
+// The staging file a change record names ("F" records), or nullopt.
+std::optional<std::string> stagingNameOf(std::string_view record);
+
+// Inflight records: "<path bytes> <value bytes>\n<path><value>" per change.
+std::string encodeInflight(const std::vector<std::pair<std::string, std::string>>& records);
+// nullopt when malformed.
+std::optional<std::vector<std::pair<std::string, std::string>>> decodeInflight(
+    std::string_view value);
 
 std::string encodeChange(const Change& change);
 // nullopt with `error` set when the record is malformed or its staging file is gone.

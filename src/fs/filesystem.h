@@ -211,6 +211,9 @@ class Filesystem {
   // Views whose journals hold changes from an earlier run get them committed.
   void recoverPending();
   FsResult<void> commitRound(const std::shared_ptr<View>& v);
+  // Commits an earlier run (or round) sent without learning the outcome: the changes a landed
+  // one carried are dropped, so they are not committed twice.
+  FsResult<void> settleInflight(View& v);
   std::vector<std::shared_ptr<View>> writableViews() const;
 
   hub::HubClient* hub_;
@@ -230,6 +233,11 @@ class Filesystem {
   std::set<std::string> known_repos_;                                 // guarded by table_mu_
   std::unordered_map<std::uint64_t, std::shared_ptr<Handle>> handles_;  // guarded by table_mu_
   std::uint64_t next_fh_ = 1;                                          // guarded by table_mu_
+
+  mutable std::mutex problems_mu_;
+  // Journals (or staging folders without one) whose pending changes cannot be committed;
+  // pending() reports them. Guarded by problems_mu_.
+  std::vector<PendingInfo> journal_problems_;
 
   std::mutex committer_mu_;
   std::condition_variable_any committer_cv_;  // with committer_mu_: a commit is wanted now

@@ -73,6 +73,17 @@ common::Result<std::string> hashFile(int fd, std::uint64_t size, const std::file
   return d.finishHex();
 }
 
+std::size_t countFiles(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec)) {
+      ++n;
+    }
+  }
+  return n;
+}
+
 // One path of a commit, as frozen when the commit started.
 struct Planned {
   enum class Kind { kStaged, kMoved, kDeleteFile, kDeleteFolder };
@@ -107,6 +118,7 @@ FsResult<std::unique_ptr<WriteState>> Filesystem::openWriteState(const common::R
   ws->journal = std::move(*journal);
   ws->session = randomHex(4);
   std::string meta = options_.endpoint + "\n" + repo.key() + "\n" + revision;
+  const bool is_new_journal = !ws->journal->get("view").has_value();
   if (ws->journal->get("view") != meta) {
     if (auto ok = ws->journal->put("view", meta); !ok) {
       return fsError(FsErrorKind::kIo, ok.error().message);
@@ -114,10 +126,15 @@ FsResult<std::unique_ptr<WriteState>> Filesystem::openWriteState(const common::R
   }
   ws->base_commit = ws->journal->get("base").value_or("");
   std::set<std::string> referenced;
+  // Staging files no record names are normally leftovers of edits that never reached a close;
+  // but when the journal is new (it was lost) or some of its records are unreadable, they may be
+  // pending changes: they are kept, and reported.
+  bool keep_unreferenced = is_new_journal;
   for (const auto& [key, value] : ws->journal->list(kChangePrefix)) {
     auto entry = splitChangeEntry(key, value);
     if (!entry) {
       spdlog::error("{}@{}: a malformed journal entry is kept and skipped", repo.key(), revision);
+      keep_unreferenced = true;
       continue;
     }
     const std::string& path = entry->first;
@@ -134,11 +151,37 @@ FsResult<std::unique_ptr<WriteState>> Filesystem::openWriteState(const common::R
     }
     ws->overlay.mutableChanges()[path] = std::move(*change);
   }
-  // Staging files no record points to are leftovers of edits that never reached a close.
+  keep_unreferenced = keep_unreferenced || ws->journal->corruptValues() > 0;
   std::error_code ec;
+  std::size_t kept = 0;
   for (const auto& entry : std::filesystem::directory_iterator(ws->staging_dir, ec)) {
-    if (referenced.count(entry.path().filename().string()) == 0) {
+    if (referenced.count(entry.path().filename().string()) != 0) {
+      continue;
+    }
+    if (keep_unreferenced) {
+      ++kept;
+    } else {
       std::filesystem::remove(entry.path(), ec);
+    }
+  }
+  if (kept > 0) {
+    std::string message =
+        (is_new_journal ? "the pending-changes journal was lost (a new one was started)"
+                        : "the pending-changes journal has damaged records") +
+        std::string("; ") + std::to_string(kept) + " staging files in " +
+        ws->staging_dir.string() +
+        " may hold changes that are not committed; they are kept, not deleted (DESIGN.md §6)";
+    spdlog::error("{}@{}: {}", repo.key(), revision, message);
+    std::lock_guard lock(problems_mu_);
+    bool known = false;
+    for (auto& p : journal_problems_) {
+      if (p.view == ws->staging_dir.string()) {
+        p.last_error = message;
+        known = true;
+      }
+    }
+    if (!known) {
+      journal_problems_.push_back(PendingInfo{ws->staging_dir.string(), kept, "", message});
     }
   }
   if (!ws->overlay.empty()) {
@@ -161,10 +204,28 @@ std::vector<std::shared_ptr<Filesystem::View>> Filesystem::writableViews() const
 }
 
 void Filesystem::recoverPending() {
-  std::filesystem::path dir = std::filesystem::path(options_.write_dir) / "journal";
-  std::error_code ec;
-  if (options_.write_dir.empty() || !std::filesystem::is_directory(dir, ec)) {
+  if (options_.write_dir.empty()) {
     return;
+  }
+  const std::filesystem::path root(options_.write_dir);
+  const std::filesystem::path dir = root / "journal";
+  std::error_code ec;
+  auto report = [&](const std::filesystem::path& where, std::size_t files, std::string message) {
+    spdlog::error("{}", message);
+    std::lock_guard lock(problems_mu_);
+    journal_problems_.push_back(PendingInfo{where.string(), files, "", std::move(message)});
+  };
+  // Staging files whose journal is gone: nothing says which view or paths they belong to.
+  for (const auto& entry : std::filesystem::directory_iterator(root / "staging", ec)) {
+    std::size_t files = countFiles(entry.path());
+    std::error_code exists_ec;
+    if (files > 0 && !std::filesystem::exists(dir / entry.path().filename(), exists_ec)) {
+      report(entry.path(), files,
+             "pending-changes journal " + (dir / entry.path().filename()).string() +
+                 " is missing: " + std::to_string(files) + " staging files in " +
+                 entry.path().string() +
+                 " may hold changes that are not committed; they are kept, not deleted");
+    }
   }
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     std::optional<std::string> meta;
@@ -173,13 +234,22 @@ void Filesystem::recoverPending() {
       auto journal = cache::Journal::open(cache::JournalOptions{entry.path().string()});
       if (!journal) {
         if (journal.error().kind != cache::CacheErrorKind::kBusy) {
-          spdlog::error("pending changes in {} cannot be read: {}", entry.path().string(),
-                        journal.error().message);
+          report(entry.path(), countFiles(root / "staging" / entry.path().filename()),
+                 "pending changes in " + entry.path().string() +
+                     " cannot be read, so they are not committed (the journal and the staging "
+                     "files are kept): " + journal.error().message);
         }
         continue;
       }
       meta = (*journal)->get("view");
-      pending = !(*journal)->list(kChangePrefix).empty();
+      pending = !(*journal)->list(kChangePrefix).empty() ||
+                !(*journal)->list(kInflightPrefix).empty();
+      if ((*journal)->corruptValues() > 0) {
+        report(entry.path(), countFiles(root / "staging" / entry.path().filename()),
+               "pending-changes journal " + entry.path().string() +
+                   " has damaged records: the changes they held are not committed (the staging "
+                   "files are kept)");
+      }
     }
     if (!meta || !pending) {
       continue;
@@ -237,7 +307,99 @@ void Filesystem::committerLoop(std::stop_token stop) {
   }
 }
 
+FsResult<void> Filesystem::settleInflight(View& v) {
+  WriteState& ws = *v.writes;
+  auto inflight = ws.journal->list(kInflightPrefix);
+  if (inflight.empty()) {
+    return {};
+  }
+  auto recent = hub_->listCommits(v.repo, v.revision, kRecentCommits);
+  if (!recent) {
+    return common::Unexpected<FsError>(
+        fromHubError(recent.error(), "looking for a commit sent by an earlier run"));
+  }
+  std::size_t newest_landed = recent->size();
+  for (const auto& [key, value] : inflight) {
+    std::string id = key.substr(kInflightPrefix.size());
+    std::size_t landed_at = recent->size();
+    for (std::size_t i = 0; i < recent->size() && landed_at == recent->size(); ++i) {
+      const auto& c = (*recent)[i];
+      if (c.message.find(id) != std::string::npos || c.title.find(id) != std::string::npos) {
+        landed_at = i;
+      }
+    }
+    if (landed_at == recent->size()) {
+      // Not among the branch's recent commits: it never landed, and its changes stay pending.
+      if (auto ok = ws.journal->erase(key); !ok) {
+        return fsError(FsErrorKind::kIo, ok.error().message);
+      }
+      continue;
+    }
+    const std::string& landed = (*recent)[landed_at].id;
+    auto records = decodeInflight(value);
+    if (!records) {
+      spdlog::error("{}: the record of commit {} is malformed; its changes stay pending", v.key,
+                    landed);
+      records.emplace();
+    }
+    std::vector<std::string> carried;
+    {
+      std::lock_guard lock(v.mu);
+      auto& changes = ws.overlay.mutableChanges();
+      for (const auto& [path, record] : *records) {
+        auto it = changes.find(path);
+        if (it == changes.end() || ws.journal->get(changeKey(path)) != record) {
+          continue;  // changed again after the commit was sent: still pending
+        }
+        Change& c = it->second;
+        if (c.staged) {
+          auto split = splitChangeEntry(changeKey(path), record);
+          if (!split || stagingNameOf(split->second) != c.staged->name() ||
+              c.staged->writers() > 0 || !c.staged->markCommitted(c.staged->generation())) {
+            continue;
+          }
+          changes.erase(it);
+        } else if (c.kind == Change::Kind::kDir) {
+          c.hides_base = false;  // the commit deleted what the folder replaced
+        } else {
+          changes.erase(it);
+        }
+        carried.push_back(path);
+      }
+      if (landed_at < newest_landed) {
+        // Ours is in the branch's history: what came after it is checked like any move of the
+        // branch (the commit goes on top unless someone touched the same paths).
+        ws.base_commit = landed;
+        newest_landed = landed_at;
+      }
+      ws.last_commit = landed;
+      v.checked = {};  // the next access resolves the branch again and finds the commit
+    }
+    spdlog::info("{}: commit {} sent by an earlier run landed; {} changes it carried are done",
+                 v.key, landed, carried.size());
+    if (auto ok = persist(v, carried); !ok) {
+      return ok;
+    }
+    if (auto ok = ws.journal->erase(key); !ok) {
+      return fsError(FsErrorKind::kIo, ok.error().message);
+    }
+  }
+  return {};
+}
+
 FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
+  if (auto settled = settleInflight(*v); !settled) {
+    spdlog::error("{}: commit postponed: {}", v->key, settled.error().message);
+    std::lock_guard lock(v->mu);
+    WriteState& ws = *v->writes;
+    std::uint64_t round = ++ws.rounds_started;
+    ws.rounds_done = round;
+    ws.last_failed_round = round;
+    ws.last_error = settled.error();
+    ws.retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
+    ws.done_cv.notify_all();
+    return settled;
+  }
   std::vector<Planned> plan;
   std::vector<std::string> settled;
   std::shared_ptr<const Snapshot> snap;
@@ -266,6 +428,9 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
         }
         if (change.staged->writers() > 0 && ws.forced.count(change.staged) == 0) {
           continue;  // still open for writing: the next commit takes it
+        }
+        if (change.staged->writeFailure()) {
+          continue;  // a write failed: held back until truncated or removed (SEMANTICS.md)
         }
         plan.push_back(Planned{Planned::Kind::kStaged, path, change.staged, change.staged->freeze(),
                                std::nullopt});
@@ -429,6 +594,46 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
   }
   request.summary = summary;
 
+  // On disk before the POST: if this process dies before the journal learns the outcome, the next
+  // round looks for the commit by its id instead of sending the same changes a second time. A
+  // staged file's record counts only while it names the frozen file (a close after the freeze
+  // names the copy made on write, whose bytes this commit does not carry).
+  const std::string inflight_key = std::string(kInflightPrefix) + commit_id;
+  {
+    std::map<std::string, std::string> frozen_names;
+    for (const auto& p : plan) {
+      if (p.kind == Planned::Kind::kStaged) {
+        frozen_names[p.path] = p.frozen.blob->path().filename().string();
+      }
+    }
+    std::vector<std::pair<std::string, std::string>> records;
+    for (const auto& op : request.operations) {
+      std::string key = changeKey(op.path);
+      auto value = v->writes->journal->get(key);
+      if (!value) {
+        continue;
+      }
+      auto frozen = frozen_names.find(op.path);
+      if (frozen != frozen_names.end()) {
+        auto split = splitChangeEntry(key, *value);
+        if (!split || stagingNameOf(split->second) != frozen->second) {
+          continue;
+        }
+      }
+      records.emplace_back(op.path, std::move(*value));
+    }
+    if (auto ok = v->writes->journal->put(inflight_key, encodeInflight(records)); !ok) {
+      return fail(FsErrorKind::kIo, ok.error().message);
+    }
+  }
+  bool maybe_landed = false;  // an attempt's outcome is unknown: keep the record for the next round
+  auto failSent = [&](FsErrorKind kind, const std::string& message) {
+    if (!maybe_landed) {
+      (void)v->writes->journal->erase(inflight_key);
+    }
+    return fail(kind, message);
+  };
+
   std::string landed;
   for (int attempt = 0; attempt < kCommitAttempts && landed.empty(); ++attempt) {
     auto done = hub_->commit(v->repo, v->revision, request);
@@ -442,7 +647,7 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
       auto head = hub_->revision(v->repo, v->revision);
       if (!head) {
         FsError fe = fromHubError(head.error(), "resolving " + v->revision);
-        return fail(fe.kind, fe.message);
+        return failSent(fe.kind, fe.message);
       }
       std::vector<std::string> paths;
       for (const auto& op : request.operations) {
@@ -451,7 +656,7 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
       auto before = hub_->pathsInfo(v->repo, request.parent_commit, paths);
       auto after = hub_->pathsInfo(v->repo, head->commit, paths);
       if (!before || !after) {
-        return fail(FsErrorKind::kIo, "could not compare the branch with ours after it moved");
+        return failSent(FsErrorKind::kIo, "could not compare the branch with ours after it moved");
       }
       std::map<std::string, std::string> was;
       for (const auto& t : *before) {
@@ -463,7 +668,7 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
         clash = clash || it == was.end() || it->second != t.oid;
       }
       if (clash) {
-        return fail(FsErrorKind::kIo, "conflict: " + v->revision + " moved to " + head->commit +
+        return failSent(FsErrorKind::kIo, "conflict: " + v->revision + " moved to " + head->commit +
                                           " and changed some of the same paths; nothing was "
                                           "overwritten, resolve it and fsync again");
       }
@@ -474,10 +679,11 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
         e.kind == hub::HubErrorKind::kServerError || e.kind == hub::HubErrorKind::kRateLimited) {
       // The answer may be lost while the commit landed: look for our id before deciding. Only
       // when the branch's history shows it did not land is it sent again.
+      maybe_landed = true;
       auto recent = hub_->listCommits(v->repo, v->revision, kRecentCommits);
       if (!recent) {
         FsError fe = fromHubError(e, "commit");
-        return fail(fe.kind, fe.message);
+        return failSent(fe.kind, fe.message);
       }
       for (const auto& c : *recent) {
         if (c.message.find(commit_id) != std::string::npos ||
@@ -493,15 +699,15 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
       }
       if (landed.empty()) {
         FsError fe = fromHubError(e, "commit");
-        return fail(fe.kind, fe.message);
+        return failSent(fe.kind, fe.message);
       }
       break;
     }
     FsError fe = fromHubError(e, "commit");
-    return fail(fe.kind, fe.message);
+    return failSent(fe.kind, fe.message);
   }
   if (landed.empty()) {
-    return fail(FsErrorKind::kIo, "the branch kept moving; giving up for now");
+    return failSent(FsErrorKind::kIo, "the branch kept moving; giving up for now");
   }
 
   // Show the new commit and drop what it carried, in one step, so nothing flickers.
@@ -565,6 +771,7 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
   if (auto ok = persist(*v, touched); !ok) {
     return finish(ok.error());
   }
+  (void)v->writes->journal->erase(inflight_key);  // if left, the next round finds it landed
   return finish(std::nullopt);
 }
 
@@ -636,6 +843,8 @@ std::vector<PendingInfo> Filesystem::pending() const {
     info.last_error = v->writes->last_error ? v->writes->last_error->message : "";
     out.push_back(std::move(info));
   }
+  std::lock_guard lock(problems_mu_);
+  out.insert(out.end(), journal_problems_.begin(), journal_problems_.end());
   return out;
 }
 

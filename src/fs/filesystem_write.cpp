@@ -167,7 +167,12 @@ FsResult<void> Filesystem::persist(View& v, const std::vector<std::string>& path
     writes.push_back({"base", ws.base_commit});
     for (const auto& path : paths) {
       auto it = ws.overlay.changes().find(path);
-      if (it == ws.overlay.changes().end()) {
+      // A file a commit carried while it was open has nothing pending until written again: a
+      // record would make the next mount after a crash commit the same bytes a second time.
+      bool carried = it != ws.overlay.changes().end() && it->second.staged &&
+                     it->second.committed_generation != 0 &&
+                     !it->second.staged->changedSince(it->second.committed_generation);
+      if (it == ws.overlay.changes().end() || carried) {
         writes.push_back({changeKey(path), std::nullopt});
       } else {
         writes.push_back({changeKey(path), keyedChange(path, it->second)});
