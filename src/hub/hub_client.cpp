@@ -695,6 +695,12 @@ HubResult<std::vector<TreeEntry>> HubClient::listTree(const common::RepoId& repo
         if (!parsed) {
           return impl_->failBad(where, parsed.error().message);
         }
+        if (const std::string* link = page.headers.find("link");
+            parsed->empty() && link != nullptr && detail::parseLinkNext(*link)) {
+          // The Hub never links an empty page to a next one. A server that does would hold the
+          // listing (and the FUSE request waiting on it) for max_pages requests.
+          return impl_->failBad(where, "empty page with a Link to a next page");
+        }
         for (auto& entry : *parsed) {
           if (auto why = detail::misplacedEntry(entry, dir, recursive)) {
             return impl_->failBad(where, *why);

@@ -244,7 +244,13 @@ INSTANTIATE_TEST_SUITE_P(
         HostileTreeCase{"link_other_origin", "", true, {"[" + fileEntry("a") + "]"},
                         "<http://127.0.0.1:1/api/p?page=1>; rel=\"next\""},
         HostileTreeCase{"link_loop", "", true, {"[]"}, "<BASE/api/p?page=0>; rel=\"next\""},
-        HostileTreeCase{"too_many_pages", "", true, {"[]", "[]", "[]", "[]", "[]", "[]", "[]", "[]"}, ""}),
+        HostileTreeCase{"too_many_pages", "", true,
+                        {"[" + fileEntry("p1") + "]", "[" + fileEntry("p2") + "]", "[" + fileEntry("p3") + "]",
+                         "[" + fileEntry("p4") + "]", "[" + fileEntry("p5") + "]", "[" + fileEntry("p6") + "]"},
+                        ""},
+        // An empty page that links to a next one ends the listing as malformed at once, rather
+        // than after max_pages requests.
+        HostileTreeCase{"empty_page_with_next", "", true, {"[" + fileEntry("a") + "]", "[]", "[" + fileEntry("b") + "]"}, ""}),
     [](const ::testing::TestParamInfo<HostileTreeCase>& param) { return std::string(param.param.name); });
 
 TEST(HubClientTest, PathsInfoChecksTheAnswer) {
