@@ -16,6 +16,8 @@
 #include <set>
 #include <thread>
 
+#include "cache/journal.h"
+#include "fs/change_record.h"
 #include "tests/support/fs_stack.h"
 #include "tests/support/hubd_process.h"
 
@@ -1023,6 +1025,192 @@ TEST_F(FilesystemWriteTest, EmptiedSubfolderOfAMovedFolderStaysUntilRmdir) {
   }
   EXPECT_EQ(names, (std::set<std::string>{"a.txt", "lfs.bin", "sub"}));
   EXPECT_TRUE(fs().rmdir(ino("newdir"), "sub")) << "rm -r newdir/sub would fail here";
+}
+
+
+namespace {
+
+// The one journal folder of the test's write folder (one writable view).
+fsys::path onlyJournal(const fsys::path& write_dir) {
+  fsys::path found;
+  for (const auto& entry : fsys::directory_iterator(write_dir / "journal")) {
+    found = entry.path();
+  }
+  return found;
+}
+
+std::size_t filesIn(const fsys::path& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (const auto& entry : fsys::directory_iterator(dir, ec)) {
+    n += entry.is_regular_file() ? 1u : 0u;
+  }
+  return n;
+}
+
+}  // namespace
+
+// kill -9 after the commit POST landed and before the journal learned it (crash_test.sh hit it).
+// Was (filesystem_commit.cpp, commitRound): nothing recorded that the commit had been sent, so
+// the next mount sent the same changes again on the old parent; the Hub answered 412, and since
+// our own commit had changed the same paths, it was reported as a conflict at every round: the
+// journal never drained. Here the crash is rebuilt by hand: the journal gets the record a commit
+// writes before its POST, and the POST itself is made by another client.
+TEST_F(FilesystemWriteTest, ACommitThatLandedBeforeACrashIsNotSentAgain) {
+  openWriter(kNever);
+  Tree want = seed_;
+  want["landed/a.txt"] = "a\n";
+  want["landed/b.bin"] = randomBytes(200u << 10, 21);
+  auto d = fs().mkdir(view_, "landed");
+  ASSERT_TRUE(d);
+  putFile(d->attr.ino, "a.txt", want["landed/a.txt"]);
+  putFile(d->attr.ino, "b.bin", want["landed/b.bin"]);
+  writer_.reset();  // crash
+
+  const std::string id = "0123456789abcdef0123456789abcdef";
+  {
+    auto journal = cache::Journal::open(cache::JournalOptions{onlyJournal(dir_ / "write").string()});
+    ASSERT_TRUE(journal) << journal.error().message;
+    std::vector<std::pair<std::string, std::string>> records;
+    for (const std::string path : {"landed/a.txt", "landed/b.bin"}) {
+      auto value = (*journal)->get(changeKey(path));
+      ASSERT_TRUE(value) << path;
+      records.emplace_back(path, *value);
+    }
+    ASSERT_TRUE((*journal)->put(std::string(kInflightPrefix) + id, encodeInflight(records)));
+  }
+  hub::CommitRequest request;
+  request.summary = "Update 2 files with hf-mount";
+  request.description = "hf-mount-commit-id: " + id;
+  for (const std::string path : {"landed/a.txt", "landed/b.bin"}) {
+    hub::CommitOperation op;
+    op.path = path;
+    op.content = want[path];
+    request.operations.push_back(op);
+  }
+  ASSERT_TRUE(admin_->commit(kRepo, "main", request));
+  std::string landed = head();
+
+  openWriter(kNever);
+  ASSERT_TRUE(waitForRecovery());
+  auto synced = fs().fsyncdir(view_);
+  ASSERT_TRUE(synced) << synced.error().message;
+  EXPECT_EQ(commits(), base_commits_ + 1) << "the landed commit is not sent a second time";
+  EXPECT_EQ(head(), landed);
+  EXPECT_EQ(pendingChanges(), 0u);
+  auto info = fs().pending();
+  ASSERT_FALSE(info.empty());
+  EXPECT_EQ(info.front().last_error, "");
+  // What comes next goes on top of it.
+  putFile(view_, "after.txt", "after\n");
+  want["after.txt"] = "after\n";
+  synced = fs().fsyncdir(view_);
+  ASSERT_TRUE(synced) << synced.error().message;
+  EXPECT_EQ(commits(), base_commits_ + 2);
+  expectHead(want);
+}
+
+// The record of a commit that never landed is dropped and its changes are committed.
+TEST_F(FilesystemWriteTest, ACommitSentBeforeACrashThatNeverLandedIsSentAgain) {
+  openWriter(kNever);
+  putFile(view_, "sent.txt", "sent\n");
+  writer_.reset();
+  {
+    auto journal = cache::Journal::open(cache::JournalOptions{onlyJournal(dir_ / "write").string()});
+    ASSERT_TRUE(journal) << journal.error().message;
+    auto value = (*journal)->get(changeKey("sent.txt"));
+    ASSERT_TRUE(value);
+    ASSERT_TRUE((*journal)->put(std::string(kInflightPrefix) + "fedcba9876543210fedcba9876543210",
+                                encodeInflight({{"sent.txt", *value}})));
+  }
+  openWriter(kNever);
+  ASSERT_TRUE(waitForRecovery());
+  auto synced = fs().fsyncdir(view_);
+  ASSERT_TRUE(synced) << synced.error().message;
+  EXPECT_EQ(commits(), base_commits_ + 1);
+  Tree want = seed_;
+  want["sent.txt"] = "sent\n";
+  expectHead(want);
+}
+
+// kill -9 after an fsync committed a file that is still open, or closed since, and before the next
+// commit round (crash_test.sh hit it: a commit whose tree equals its parent's).
+// Was (filesystem_write.cpp, persist): the change of a file committed while open stays in the
+// overlay until the next round, and persist (after the commit, and at close) wrote its record
+// again; the next mount committed the same bytes a second time.
+TEST_F(FilesystemWriteTest, AFileCommittedWhileOpenIsNotCommittedAgainAfterACrash) {
+  openWriter(kNever);
+  auto f = fs().create(view_, "synced.txt", 0644, O_WRONLY | O_CREAT);
+  ASSERT_TRUE(f);
+  writeAt(f->fh, 0, "synced\n");
+  ASSERT_TRUE(fs().fsync(f->fh));
+  closeFile(f->fh);
+  EXPECT_EQ(commits(), base_commits_ + 1);
+  writer_.reset();  // crash before the round that would have settled it
+
+  openWriter(kNever);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // recoverPending's turn
+  auto synced = fs().fsyncdir(view_);
+  ASSERT_TRUE(synced) << synced.error().message;
+  EXPECT_EQ(commits(), base_commits_ + 1) << "the same bytes were committed twice";
+  Tree want = seed_;
+  want["synced.txt"] = "synced\n";
+  expectHead(want);
+}
+
+// The journal is deleted while a change is pending: the next Filesystem reports it and keeps the
+// staging file (nothing names its path any more, so nothing commits it).
+// Was (filesystem_commit.cpp, openWriteState): a new journal was started in silence and the first
+// write to the view deleted the staging file as a leftover.
+TEST_F(FilesystemWriteTest, AMissingJournalIsReportedAndItsStagingFilesKept) {
+  openWriter(kNever);
+  putFile(view_, "orphan.txt", "orphan\n");
+  writer_.reset();
+  fsys::path journal = onlyJournal(dir_ / "write");
+  fsys::path staging = dir_ / "write" / "staging" / journal.filename();
+  ASSERT_EQ(filesIn(staging), 1u);
+  fsys::path orphan = fsys::directory_iterator(staging)->path();
+  fsys::remove_all(journal);
+
+  openWriter(kNever);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::vector<PendingInfo> info;
+  while ((info = fs().pending()).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_NE(info[0].last_error.find("is missing"), std::string::npos) << info[0].last_error;
+  EXPECT_EQ(info[0].changes, 1u);
+  putFile(view_, "new.txt", "new\n");  // a new journal for the view
+  EXPECT_EQ(filesIn(staging), 2u) << "the staging file of the lost journal was deleted";
+  ASSERT_TRUE(fs().fsyncdir(view_));
+  EXPECT_TRUE(fsys::exists(orphan)) << "deleted after the view's next commit";
+  bool reported = false;
+  for (const auto& p : fs().pending()) {
+    reported = reported || p.last_error.find("journal") != std::string::npos;
+  }
+  EXPECT_TRUE(reported);
+}
+
+// A journal LMDB cannot open: the mount still starts, the problem is reported, nothing is
+// committed or deleted.
+TEST_F(FilesystemWriteTest, AnUnreadableJournalIsReportedAndKept) {
+  openWriter(kNever);
+  putFile(view_, "kept.txt", "kept\n");
+  writer_.reset();
+  fsys::path journal = onlyJournal(dir_ / "write");
+  fsys::resize_file(journal / "data.mdb", 4096);
+
+  openWriter(kNever);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::vector<PendingInfo> info;
+  while ((info = fs().pending()).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_NE(info[0].last_error.find("cannot be read"), std::string::npos) << info[0].last_error;
+  EXPECT_EQ(filesIn(dir_ / "write" / "staging" / journal.filename()), 1u);
+  EXPECT_EQ(commits(), base_commits_);
 }
 
 }  // namespace
