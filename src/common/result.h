@@ -22,6 +22,7 @@ enum class ErrorKind {
   kPermission,
   kConflict,
   kUnsupported,
+  kNoSpace,  // ENOSPC or EDQUOT from the local disk
 };
 
 struct Error {

@@ -21,7 +21,18 @@ namespace {
 
 constexpr std::size_t kCopyChunk = 4u << 20;
 
-FsError ioError(const common::Error& e) { return FsError{FsErrorKind::kIo, e.message}; }
+FsError ioError(const common::Error& e) {
+  return FsError{e.kind == common::ErrorKind::kNoSpace ? FsErrorKind::kNoSpace : FsErrorKind::kIo,
+                 e.message};
+}
+
+// A staged file an earlier write failed on: held back from commits (docs/SEMANTICS.md).
+FsError heldBack(const std::string& path, const common::Error& e) {
+  FsError out = ioError(e);
+  out.message = path + ": held back from commits after a failed write (" + e.message +
+                "); truncate, rewrite or remove it";
+  return out;
+}
 
 }  // namespace
 
@@ -330,8 +341,14 @@ FsResult<std::size_t> Filesystem::write(std::uint64_t fh, std::uint64_t offset,
   if (!staged) {
     return common::Unexpected<FsError>(staged.error());
   }
+  bool had_failed = (*staged)->writeFailure().has_value();
   auto revived = (*staged)->write(offset, data);
   if (!revived) {
+    if (!had_failed) {
+      spdlog::warn("{}: write failed ({}); the file is held back from commits until it is "
+                   "truncated, rewritten or removed",
+                   pathOf(*handle->node), revived.error().message);
+    }
     return common::Unexpected<FsError>(ioError(revived.error()));
   }
   if (*revived) {
@@ -593,6 +610,10 @@ FsResult<void> Filesystem::flush(std::uint64_t fh) {
   }
   if (auto ok = staged->sync(); !ok) {
     return common::Unexpected<FsError>(ioError(ok.error()));
+  }
+  // close() and fsync() report a failed write until the file is truncated or removed.
+  if (auto failed = staged->writeFailure()) {
+    return common::Unexpected<FsError>(heldBack(pathOf(*handle->node), *failed));
   }
   View& v = *handle->node->view;
   std::vector<std::string> paths;

@@ -19,7 +19,8 @@ constexpr std::uint64_t kWritebackChunk = 8u << 20;
 
 common::Unexpected<Error> ioError(const std::string& what, const std::filesystem::path& path,
                                   int err) {
-  return common::makeError(ErrorKind::kIo, common::errnoMessage(what, path, err));
+  return common::makeError(err == ENOSPC || err == EDQUOT ? ErrorKind::kNoSpace : ErrorKind::kIo,
+                           common::errnoMessage(what, path, err));
 }
 
 // Copies the first `size` bytes of `from` into `to` inside the kernel.
@@ -153,8 +154,18 @@ bool StagedFile::changedLocked() {
 
 common::Result<bool> StagedFile::write(std::uint64_t offset, std::span<const char> data) {
   std::lock_guard lock(mu_);
+  auto fail = [&](Error e) {
+    // Bytes the writer meant to store are missing (possibly a part of this very write).
+    if (!failure_) {
+      failure_ = e;
+      failed_from_ = offset;
+    } else {
+      failed_from_ = std::min(failed_from_, offset);
+    }
+    return common::Unexpected<Error>(std::move(e));
+  };
   if (auto ok = unfreezeLocked(); !ok) {
-    return common::Unexpected<Error>(ok.error());
+    return fail(ok.error());
   }
   std::size_t done = 0;
   while (done < data.size()) {
@@ -164,7 +175,14 @@ common::Result<bool> StagedFile::write(std::uint64_t offset, std::span<const cha
       continue;
     }
     if (n < 0) {
-      return ioError("write staging file", blob_->path(), errno);
+      int err = errno;
+      if (done > 0) {
+        // Part of it landed: it counts as content (and as a change) for what reads show.
+        (void)changedLocked();
+        hash_valid_ = false;
+        size_ = std::max<std::uint64_t>(size_, offset + done);
+      }
+      return fail(ioError("write staging file", blob_->path(), err).error());
     }
     done += static_cast<std::size_t>(n);
   }
@@ -191,6 +209,9 @@ common::Result<bool> StagedFile::write(std::uint64_t offset, std::span<const cha
 
 common::Result<bool> StagedFile::truncate(std::uint64_t size) {
   std::lock_guard lock(mu_);
+  if (failure_ && size <= failed_from_) {
+    failure_.reset();  // every byte left was written successfully
+  }
   if (size == size_) {
     return false;
   }
@@ -218,9 +239,20 @@ Status StagedFile::sync() const {
     blob = blob_;
   }
   if (::fdatasync(blob->fd()) != 0) {
-    return ioError("sync staging file", blob->path(), errno);
+    auto e = ioError("sync staging file", blob->path(), errno);
+    std::lock_guard lock(mu_);
+    if (!failure_) {
+      failure_ = e.error();
+    }
+    failed_from_ = 0;
+    return e;
   }
   return {};
+}
+
+std::optional<common::Error> StagedFile::writeFailure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
 }
 
 std::optional<std::string> StagedFile::shaLocked() const {

@@ -12,6 +12,11 @@
 // The SHA-256 (LFS needs it before uploading) is computed while the file is written from its
 // start onwards; any other write pattern leaves it unknown and the committer hashes the file.
 //
+// A failed write (ENOSPC, EIO, ... on the staging disk) leaves the file with bytes missing: it is
+// marked failed (writeFailure()) and held back from commits until a truncate to at most the
+// offset of the first failed write (O_TRUNC, or `truncate` below the damage) clears the mark, or
+// the file is removed (docs/SEMANTICS.md, "Full disk").
+//
 // Thread-safe: every method locks the object.
 
 #include <atomic>
@@ -74,8 +79,10 @@ class StagedFile {
   // has pending changes again: the caller puts it back among the view's changes.
   common::Result<bool> write(std::uint64_t offset, std::span<const char> data);
   common::Result<bool> truncate(std::uint64_t size);
-  // Makes the bytes durable (fdatasync).
+  // Makes the bytes durable (fdatasync). A failure marks the file failed, like a failed write.
   common::Status sync() const;
+  // Why the file must not be committed (an earlier write or sync failed), or nullopt.
+  std::optional<common::Error> writeFailure() const;
 
   FrozenContent freeze();
   // Ends a freeze whose content nobody uploads any more, if nothing was written since: the next
@@ -127,6 +134,10 @@ class StagedFile {
   // Start of the bytes written but not yet handed to the disk (see write()).
   std::uint64_t writeback_from_ = 0;  // guarded by mu_
   bool committed_ = false;            // guarded by mu_: see markCommitted()
+  // The first failed write or sync since the last clearing truncate, and the lowest offset a
+  // failed write aimed at (a failed sync: 0, so only a truncate to 0 clears it).
+  mutable std::optional<common::Error> failure_;  // guarded by mu_
+  mutable std::uint64_t failed_from_ = 0;         // guarded by mu_
   // Files replaced by copy on write, kept while the journal may still name them.
   std::vector<std::shared_ptr<StagingBlob>> superseded_;  // guarded by mu_
 };
