@@ -36,6 +36,7 @@ struct CacheStats {
   std::uint64_t map_full = 0;         // write transactions that hit a full map (map too small?)
   std::uint64_t dropped_touches = 0;  // LRU touches lost because the touch buffer was full
   std::uint64_t rebuilds = 0;         // damaged environments replaced by empty ones at run time
+  std::uint64_t disk_full = 0;        // write transactions the disk refused (ENOSPC, EDQUOT, EFBIG)
 };
 
 // Thread-safe: every method may be called from any thread concurrently. Errors are CacheError

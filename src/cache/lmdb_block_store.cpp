@@ -2,6 +2,7 @@
 #include "cache/lmdb_block_store.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -91,7 +92,8 @@ struct LmdbBlockStore::Impl {
   MDB_dbi atime_dbi = 0;
   MDB_dbi lru_dbi = 0;
   std::uint32_t block_size = 0;
-  std::uint64_t budget_bytes = 0;
+  // Lowered (never raised) while open when the disk refuses to grow the data file.
+  std::atomic<std::uint64_t> budget_bytes{0};
 
   std::atomic<std::uint64_t> hits{0};
   std::atomic<std::uint64_t> misses{0};
@@ -102,6 +104,7 @@ struct LmdbBlockStore::Impl {
   std::atomic<std::uint64_t> dropped_touches{0};
   std::atomic<std::uint64_t> map_full{0};
   std::atomic<std::uint64_t> rebuilds{0};
+  std::atomic<std::uint64_t> disk_full{0};
 
   bool rebuilt_on_open = false;
   std::string rebuild_reason_on_open;
@@ -515,8 +518,8 @@ struct LmdbBlockStore::Impl {
   // transaction. LMDB reuses the pages freed by transaction N only from transaction N + 2 on
   // (snapshot N - 1 stays intact as the fallback meta page), so the retry runs third.
   // Requires write_mu.
-  int makeRoom(std::uint64_t incoming_bytes) {
-    int rc = evictForRoom(incoming_bytes);
+  int makeRoom(std::uint64_t incoming_bytes, bool disk_full_now) {
+    int rc = evictForRoom(incoming_bytes, disk_full_now);
     if (rc != MDB_SUCCESS) {
       return rc;
     }
@@ -528,7 +531,8 @@ struct LmdbBlockStore::Impl {
     return commit(txn, st);  // rewrites the meta records, so it is never an empty commit
   }
 
-  int evictForRoom(std::uint64_t incoming_bytes) {
+  // A full map frees a tenth of the map at least; a full disk only twice what is coming.
+  int evictForRoom(std::uint64_t incoming_bytes, bool disk_full_now) {
     Txn txn;
     TxnState st;
     int rc = beginWrite(txn, st);
@@ -539,7 +543,8 @@ struct LmdbBlockStore::Impl {
     if ((rc = usedBytes(txn.get(), used)) != MDB_SUCCESS) {
       return rc;
     }
-    std::uint64_t to_free = std::max(2 * incoming_bytes, env->mapSize() / 10);
+    std::uint64_t to_free = disk_full_now ? 2 * incoming_bytes
+                                          : std::max(2 * incoming_bytes, env->mapSize() / 10);
     std::uint64_t target = std::min(budget_bytes / 10 * 9, used > to_free ? used - to_free : 0);
     if ((rc = evictUntil(txn.get(), st, target)) != MDB_SUCCESS) {
       return rc;
@@ -560,13 +565,31 @@ struct LmdbBlockStore::Impl {
     std::vector<BlockKey> suspects;
     takePending(touches, suspects);
     int rc = attemptBatch(batch, touches, suspects);
-    if (rc == MDB_MAP_FULL) {
-      map_full.fetch_add(1, std::memory_order_relaxed);
+    bool disk = rc == ENOSPC || rc == EDQUOT || rc == EFBIG;
+    if (disk) {
+      // The disk holds less than the budget: the budget becomes what the data file already
+      // holds, so eviction makes room inside it and the retry reuses its pages instead of
+      // growing it. Logged the first time only.
+      if (disk_full.fetch_add(1, std::memory_order_relaxed) == 0) {
+        spdlog::warn("block cache {}: the disk is full ({}); the cache now keeps within its data "
+                     "file ({} MiB) instead of its budget",
+                     env_config.dir.string(), detail::lmdbMessage("write", rc),
+                     env->fileBytes() / kMiB);
+      }
+      std::uint64_t within_file = env->fileBytes() / 8 * 7;
+      if (within_file < budget_bytes.load()) {
+        budget_bytes.store(within_file);
+      }
+    }
+    if (rc == MDB_MAP_FULL || disk) {
+      if (!disk) {
+        map_full.fetch_add(1, std::memory_order_relaxed);
+      }
       std::uint64_t incoming = 0;
       for (const PendingWrite* req : batch) {
         incoming += req->header.size + req->data.size();
       }
-      rc = makeRoom(incoming);
+      rc = makeRoom(incoming, disk);
       if (rc == MDB_SUCCESS) {
         rc = attemptBatch(batch, {}, {});
       }
@@ -949,6 +972,7 @@ CacheStats LmdbBlockStore::stats() const {
   const Impl& s = *impl_;
   CacheStats out;
   out.rebuilds = s.rebuilds.load(std::memory_order_relaxed);
+  out.disk_full = s.disk_full.load(std::memory_order_relaxed);
   out.hits = s.hits.load(std::memory_order_relaxed);
   out.misses = s.misses.load(std::memory_order_relaxed);
   out.corrupt_blocks = s.corrupt_blocks.load(std::memory_order_relaxed);

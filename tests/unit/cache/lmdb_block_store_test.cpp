@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 #include <lmdb.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -399,6 +401,37 @@ TEST_F(LmdbBlockStoreTest, DamageSeenByContainsIsRebuiltByTheNextRead) {
   EXPECT_EQ(store->stats().rebuilds, 1u);
   ASSERT_TRUE(store->write(contentId(18), 0, blockData(18, 0)));
   EXPECT_EQ(readAll(*store, contentId(18), 0), blockData(18, 0));
+}
+
+TEST_F(LmdbBlockStoreTest, FullDiskKeepsTheCacheWithinItsDataFile) {
+  auto store = open(options());
+  ASSERT_TRUE(store);
+  for (std::uint64_t i = 0; i < 32; ++i) {
+    ASSERT_TRUE(store->write(contentId(19), i, blockData(19, i)));
+  }
+  store->flush();
+  auto file = std::filesystem::file_size(dataFile());
+  int stored = 0;
+  {
+    // The data file may not grow any more (EFBIG, as ENOSPC on a full disk).
+    rlimit old{};
+    ::getrlimit(RLIMIT_FSIZE, &old);
+    auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+    rlimit lim = old;
+    lim.rlim_cur = file;
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    for (std::uint64_t i = 32; i < 96; ++i) {
+      stored += store->write(contentId(19), i, blockData(19, i)) ? 1 : 0;
+    }
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    ::signal(SIGXFSZ, old_handler);
+  }
+  auto st = store->stats();
+  EXPECT_GE(st.disk_full, 1u);
+  EXPECT_GT(stored, 48) << "evicting inside the data file should make room for most writes";
+  EXPECT_LT(st.budget_bytes, 64 * kMiB);
+  EXPECT_EQ(readAll(*store, contentId(19), 95), blockData(19, 95));
+  EXPECT_LE(std::filesystem::file_size(dataFile()), file);
 }
 
 TEST_F(LmdbBlockStoreTest, FormatVersionMismatchRebuilds) {
