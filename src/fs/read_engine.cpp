@@ -25,7 +25,12 @@ constexpr std::uint64_t kSlackBlocks = 4;
 
 ReadEngine::ReadEngine(RangeSource* source, cache::BlockStore* cache, std::uint32_t block_size,
                        ReadOptions options)
-    : source_(source), cache_(cache), block_size_(block_size), options_(options) {
+    : source_(source),
+      cache_(cache),
+      block_size_(block_size),
+      options_(options),
+      // Enough idle buffers for every prefetch worker's next request.
+      buffers_(BufferPool::create(options_.prefetch_threads * options_.prefetch_chunk_bytes)) {
   pool_ = std::make_unique<ThreadPool>(options_.prefetch_threads, options_.prefetch_threads * 4);
 }
 
@@ -52,16 +57,29 @@ std::optional<ReadEngine::BlockView> ReadEngine::fromMemory(const std::string& k
 
 void ReadEngine::remember(const std::string& k, const BlockView& data) {
   std::lock_guard lock(mu_);
-  if (memory_.count(k) != 0 || data.length > options_.memory_limit) {
+  if (memory_.count(k) != 0 || data.buffer_length > options_.memory_limit) {
     return;
   }
-  memory_bytes_ += data.length;
+  if (held_buffers_[data.buffer.get()]++ == 0) {
+    memory_bytes_ += data.buffer_length;
+  }
   lru_.emplace_back(k, data);
   memory_[k] = std::prev(lru_.end());
-  while (memory_bytes_ > options_.memory_limit && !lru_.empty()) {
-    memory_bytes_ -= lru_.front().second.length;
+  // The limit holds for every request buffer: those of blocks kept here, of fetches in flight
+  // and the pool's idle ones.
+  const std::uint64_t limit = options_.memory_limit;
+  while (!lru_.empty() && (memory_bytes_ > limit || buffers_->mappedBytes() > limit)) {
+    const BlockView& oldest = lru_.front().second;
+    auto held = held_buffers_.find(oldest.buffer.get());
+    if (--held->second == 0) {
+      memory_bytes_ -= oldest.buffer_length;
+      held_buffers_.erase(held);
+    }
     memory_.erase(lru_.front().first);
     lru_.pop_front();
+  }
+  if (buffers_->mappedBytes() > limit) {
+    buffers_->releaseIdle();
   }
 }
 
@@ -72,7 +90,7 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
   spdlog::debug("fetch {} [{}, {})", file.path, start, end);
   // Not zero-filled: every byte is overwritten by the response or the request fails.
   const std::size_t length = end - start;
-  std::shared_ptr<char[]> buffer(new char[length]);
+  std::shared_ptr<char[]> buffer = buffers_->take(length);
   auto got = source_->readRange(file, start, std::span<char>(buffer.get(), length),
                                 fetches_stop_.token());
   std::optional<hub::HubError> error;
@@ -92,7 +110,7 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
   for (std::uint64_t i = first; i <= last; ++i) {
     BlockView data;
     if (!error) {
-      data = BlockView{shared, (i - first) * block_size_, blockLength(file, i)};
+      data = BlockView{shared, (i - first) * block_size_, blockLength(file, i), length};
       blocks_fetched_.fetch_add(1, std::memory_order_relaxed);
       // Held in memory until the cache has it, so a reader arriving in between does not
       // fetch it again; prefetched blocks stay for the reader they were fetched for.

@@ -23,6 +23,7 @@
 #include "cache/block_store.h"
 #include "common/repo_id.h"
 #include "common/stop_generation.h"
+#include "fs/buffer_pool.h"
 #include "fs/thread_pool.h"
 #include "hub/hub_client.h"
 
@@ -41,7 +42,7 @@ struct ReadOptions {
   std::size_t max_request_bytes = 16u << 20;   // largest single ranged GET
   std::size_t prefetch_chunk_bytes = 4u << 20;  // one prefetch request
   std::size_t prefetch_max_bytes = 64u << 20;  // largest read-ahead window of one handle
-  std::uint64_t memory_limit = 256ull << 20;   // prefetched blocks held in memory, in all
+  std::uint64_t memory_limit = 256ull << 20;   // request buffers (held blocks, fetches in flight)
   std::size_t prefetch_threads = 8;
 };
 
@@ -101,7 +102,8 @@ struct ReadPiece {
   std::shared_ptr<const char[]> keep;
 };
 
-// Thread-safe. Lock order: ReadState::mu, then mu_; neither is held across network or LMDB I/O.
+// Thread-safe. Lock order: ReadState::mu, then mu_, then the buffer pool's; none is held across
+// network or LMDB I/O.
 class ReadEngine {
  public:
   ReadEngine(RangeSource* source, cache::BlockStore* cache, std::uint32_t block_size,
@@ -126,6 +128,7 @@ class ReadEngine {
     std::shared_ptr<const char[]> buffer;
     std::size_t offset = 0;
     std::size_t length = 0;
+    std::size_t buffer_length = 0;  // the whole request's bytes, which this view keeps alive
     const char* data() const { return buffer.get() + offset; }
     std::string_view view() const { return {data(), length}; }
   };
@@ -166,9 +169,13 @@ class ReadEngine {
 
   std::mutex mu_;
   std::unordered_map<std::string, FlightPtr> in_flight_;  // guarded by mu_
-  // Prefetched blocks, least recently used first; bounded by options_.memory_limit.
+  // Fetched blocks kept for their readers, least recently used first; with the fetches in flight
+  // bounded by options_.memory_limit.
   std::list<std::pair<std::string, BlockView>> lru_;  // guarded by mu_
   std::unordered_map<std::string, decltype(lru_)::iterator> memory_;        // guarded by mu_
+  // How many of lru_'s blocks share each request buffer: a buffer counts against the limit,
+  // whole, for as long as one of its blocks is held.
+  std::unordered_map<const char*, std::size_t> held_buffers_;              // guarded by mu_
   std::uint64_t memory_bytes_ = 0;                                          // guarded by mu_
 
   std::atomic<std::uint64_t> blocks_from_memory_{0};
@@ -178,6 +185,7 @@ class ReadEngine {
   std::atomic<std::uint64_t> prefetch_requests_{0};
   std::atomic<std::uint64_t> waits_{0};
   common::StopGeneration fetches_stop_;
+  std::shared_ptr<BufferPool> buffers_;
 
   std::unique_ptr<ThreadPool> pool_;  // last: its workers use everything above
 };

@@ -108,11 +108,12 @@ std::string describe(const hub::HubError& e) {
 // "ok" once the mount answers, or the reason it could not.
 int runMount(const MountArgs& args, int ready_fd) {
   setupLogging(args);
-  // Fetch buffers are a few MiB each. Served from mmap (glibc's default above 32 MiB of
-  // churn) every one costs page faults and zeroing of fresh pages: keep them in the heap, and
-  // few arenas, so freed buffers are reused. The memory limit accounts for what stays.
+  // Fetch buffers have a pool of their own (fs::BufferPool). What else is large (LMDB's pages of
+  // a block being stored, FUSE request buffers) is reused from the heap rather than mapped and
+  // faulted in afresh each time, but free memory above 8 MiB at an arena's top goes back to the
+  // system, so that the daemon stays within --memory-limit.
   ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 8 << 20);
   ::mallopt(M_ARENA_MAX, 4);
   auto env = hub::processEnv();
   hub::HubOptions hub_options;
