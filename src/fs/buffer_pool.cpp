@@ -80,9 +80,9 @@ void BufferPool::releaseIdle() {
   }
 }
 
-std::uint64_t BufferPool::mappedBytes() const {
+BufferPool::Usage BufferPool::usage() const {
   std::lock_guard lock(mu_);
-  return mapped_bytes_;
+  return Usage{mapped_bytes_, idle_bytes_};
 }
 
 }  // namespace hfm::fs

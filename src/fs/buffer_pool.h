@@ -26,8 +26,11 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   // as new does.
   std::shared_ptr<char[]> take(std::size_t length);
 
-  // Bytes mapped: buffers in use plus idle ones.
-  std::uint64_t mappedBytes() const;
+  struct Usage {
+    std::uint64_t mapped = 0;  // buffers in use plus idle ones
+    std::uint64_t idle = 0;
+  };
+  Usage usage() const;
 
   // Unmaps the idle buffers.
   void releaseIdle();

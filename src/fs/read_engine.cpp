@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include <spdlog/spdlog.h>
 
@@ -56,30 +57,42 @@ std::optional<ReadEngine::BlockView> ReadEngine::fromMemory(const std::string& k
 }
 
 void ReadEngine::remember(const std::string& k, const BlockView& data) {
-  std::lock_guard lock(mu_);
-  if (memory_.count(k) != 0 || data.buffer_length > options_.memory_limit) {
-    return;
-  }
-  if (held_buffers_[data.buffer.get()]++ == 0) {
-    memory_bytes_ += data.buffer_length;
-  }
-  lru_.emplace_back(k, data);
-  memory_[k] = std::prev(lru_.end());
-  // The limit holds for every request buffer: those of blocks kept here, of fetches in flight
-  // and the pool's idle ones.
   const std::uint64_t limit = options_.memory_limit;
-  while (!lru_.empty() && (memory_bytes_ > limit || buffers_->mappedBytes() > limit)) {
-    const BlockView& oldest = lru_.front().second;
-    auto held = held_buffers_.find(oldest.buffer.get());
-    if (--held->second == 0) {
-      memory_bytes_ -= oldest.buffer_length;
-      held_buffers_.erase(held);
-    }
-    memory_.erase(lru_.front().first);
-    lru_.pop_front();
-  }
-  if (buffers_->mappedBytes() > limit) {
+  // Buffers no longer needed leave the pool first: idle ones cost memory and serve nobody.
+  BufferPool::Usage usage = buffers_->usage();
+  if (usage.mapped > limit && usage.idle > 0) {
     buffers_->releaseIdle();
+    usage = buffers_->usage();
+  }
+  std::vector<BlockView> evicted;  // freed after the lock: a last reference unmaps
+  {
+    std::lock_guard lock(mu_);
+    if (memory_.count(k) != 0 || data.buffer_length > limit) {
+      return;
+    }
+    if (held_buffers_[data.buffer.get()]++ == 0) {
+      memory_bytes_ += data.buffer_length;
+    }
+    lru_.emplace_back(k, data);
+    memory_[k] = std::prev(lru_.end());
+    // The limit holds for every request buffer in use: those of blocks kept here and those of
+    // fetches in flight or replies being sent, which leave less room here. A quarter of the
+    // limit stays for kept blocks, so that prefetched blocks are not dropped before their
+    // reader comes.
+    const std::uint64_t busy_elsewhere =
+        usage.mapped - usage.idle > memory_bytes_ ? usage.mapped - usage.idle - memory_bytes_ : 0;
+    const std::uint64_t room = std::max(limit / 4, limit > busy_elsewhere ? limit - busy_elsewhere : 0);
+    while (!lru_.empty() && memory_bytes_ > room) {
+      const BlockView& oldest = lru_.front().second;
+      auto held = held_buffers_.find(oldest.buffer.get());
+      if (--held->second == 0) {
+        memory_bytes_ -= oldest.buffer_length;
+        held_buffers_.erase(held);
+      }
+      memory_.erase(lru_.front().first);
+      evicted.push_back(std::move(lru_.front().second));
+      lru_.pop_front();
+    }
   }
 }
 
@@ -90,10 +103,19 @@ void ReadEngine::fetchRun(const FileRef& file, std::uint64_t first, std::uint64_
   spdlog::debug("fetch {} [{}, {})", file.path, start, end);
   // Not zero-filled: every byte is overwritten by the response or the request fails.
   const std::size_t length = end - start;
-  std::shared_ptr<char[]> buffer = buffers_->take(length);
-  auto got = source_->readRange(file, start, std::span<char>(buffer.get(), length),
-                                fetches_stop_.token());
+  std::shared_ptr<char[]> buffer;
   std::optional<hub::HubError> error;
+  hub::HubResult<std::size_t> got = std::size_t{0};
+  try {
+    buffer = buffers_->take(length);
+    got = source_->readRange(file, start, std::span<char>(buffer.get(), length),
+                             fetches_stop_.token());
+  } catch (const std::bad_alloc&) {
+    // The flights must still complete, or their readers would wait for ever.
+    got = common::Unexpected<hub::HubError>(hub::HubError{
+        hub::HubErrorKind::kLocalIo, 0, "no memory for a " + std::to_string(length) + "-byte read",
+        false});
+  }
   if (!got) {
     error = got.error();
   } else if (*got != length) {

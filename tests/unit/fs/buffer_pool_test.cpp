@@ -20,10 +20,10 @@ TEST(BufferPoolTest, AGivenBackBufferIsReusedForTheSameSize) {
     std::memset(a.get(), 'x', 4 * kMiB);
     first = a.get();
   }
-  EXPECT_EQ(pool->mappedBytes(), 4 * kMiB);  // kept idle
+  EXPECT_EQ(pool->usage().mapped, 4 * kMiB);  // kept idle
   auto b = pool->take(4 * kMiB - 100);      // same rounded size
   EXPECT_EQ(b.get(), first);
-  EXPECT_EQ(pool->mappedBytes(), 4 * kMiB);
+  EXPECT_EQ(pool->usage().mapped, 4 * kMiB);
 }
 
 TEST(BufferPoolTest, IdleBuffersBeyondTheAllowanceAreUnmapped) {
@@ -33,11 +33,11 @@ TEST(BufferPoolTest, IdleBuffersBeyondTheAllowanceAreUnmapped) {
     for (int i = 0; i < 3; ++i) {
       held.push_back(pool->take(4 * kMiB));
     }
-    EXPECT_EQ(pool->mappedBytes(), 12 * kMiB);
+    EXPECT_EQ(pool->usage().mapped, 12 * kMiB);
   }
-  EXPECT_EQ(pool->mappedBytes(), 4 * kMiB);
+  EXPECT_EQ(pool->usage().mapped, 4 * kMiB);
   pool->releaseIdle();
-  EXPECT_EQ(pool->mappedBytes(), 0u);
+  EXPECT_EQ(pool->usage().mapped, 0u);
 }
 
 TEST(BufferPoolTest, ABufferOutlivesItsPoolsOwner) {
@@ -68,7 +68,7 @@ TEST(BufferPoolTest, ConcurrentTakersGetDistinctBuffers) {
   for (auto& t : threads) {
     t.join();
   }
-  EXPECT_LE(pool->mappedBytes(), 16 * kMiB);
+  EXPECT_LE(pool->usage().mapped, 16 * kMiB);
 }
 
 }  // namespace
