@@ -433,10 +433,15 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
         if (change.staged->writers() > 0 && ws.forced.count(change.staged) == 0) {
           continue;  // still open for writing: the next commit takes it
         }
-        if (change.staged->writeFailure()) {
-          continue;  // a write failed: held back until truncated or removed (SEMANTICS.md)
+        // Checked and frozen under the file's lock: a write failing in between is not carried.
+        auto frozen = change.staged->freezeUnlessFailed();
+        if (!frozen) {
+          // A write failed: held back until truncated or removed (SEMANTICS.md, "Full disk").
+          spdlog::warn("{}: {} is held back from this commit (a write to it failed)", v->key,
+                       path);
+          continue;
         }
-        plan.push_back(Planned{Planned::Kind::kStaged, path, change.staged, change.staged->freeze(),
+        plan.push_back(Planned{Planned::Kind::kStaged, path, change.staged, std::move(*frozen),
                                std::nullopt});
       } else if (change.kind == Change::Kind::kFile) {
         plan.push_back(Planned{Planned::Kind::kMoved, path, nullptr, {}, change.remote});

@@ -344,6 +344,11 @@ FsResult<std::size_t> Filesystem::write(std::uint64_t fh, std::uint64_t offset,
   bool had_failed = (*staged)->writeFailure().has_value();
   auto revived = (*staged)->write(offset, data);
   if (!revived) {
+    if ((*staged)->takeRevived()) {
+      // Part of it landed in a file a commit had carried: a (held back) pending change again,
+      // so that it is journaled and reported, and not swept as a leftover by the next mount.
+      restage(*handle->node, *staged);
+    }
     if (!had_failed) {
       spdlog::warn("{}: write failed ({}); the file is held back from commits until it is "
                    "truncated, rewritten or removed",
@@ -608,13 +613,7 @@ FsResult<void> Filesystem::flush(std::uint64_t fh) {
   if (!handle->writer || !staged) {
     return {};
   }
-  if (auto ok = staged->sync(); !ok) {
-    return common::Unexpected<FsError>(ioError(ok.error()));
-  }
-  // close() and fsync() report a failed write until the file is truncated or removed.
-  if (auto failed = staged->writeFailure()) {
-    return common::Unexpected<FsError>(heldBack(pathOf(*handle->node), *failed));
-  }
+  auto synced = staged->sync();
   View& v = *handle->node->view;
   std::vector<std::string> paths;
   {
@@ -625,6 +624,20 @@ FsResult<void> Filesystem::flush(std::uint64_t fh) {
         paths.push_back(path);
       }
     }
+  }
+  // close() and fsync() report a failed write until the file is truncated or removed. The
+  // journal record is still rewritten: one from an earlier close would name the file's hash
+  // before the damage, and the next mount would trust it. A failed file's record carries no
+  // hash (StagedFile::knownSha256), so the next mount computes it from the bytes as they are.
+  auto failed = staged->writeFailure();
+  if (!synced || failed) {
+    if (!paths.empty()) {
+      (void)persist(v, paths);  // best effort: the disk may be full; the error below stands
+    }
+    if (!synced) {
+      return common::Unexpected<FsError>(ioError(synced.error()));
+    }
+    return common::Unexpected<FsError>(heldBack(pathOf(*handle->node), *failed));
   }
   if (paths.empty()) {
     return {};

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 #include <vector>
 
 namespace hfm::fs {
@@ -177,8 +178,12 @@ common::Result<bool> StagedFile::write(std::uint64_t offset, std::span<const cha
     if (n < 0) {
       int err = errno;
       if (done > 0) {
-        // Part of it landed: it counts as content (and as a change) for what reads show.
-        (void)changedLocked();
+        // Part of it landed: it counts as content (and as a change) for what reads show. A
+        // committed file coming back is reported by the next write or truncate that succeeds,
+        // or by takeRevived(): changedLocked() answers true only once.
+        if (changedLocked()) {
+          revive_pending_ = true;
+        }
         hash_valid_ = false;
         size_ = std::max<std::uint64_t>(size_, offset + done);
       }
@@ -187,6 +192,7 @@ common::Result<bool> StagedFile::write(std::uint64_t offset, std::span<const cha
     done += static_cast<std::size_t>(n);
   }
   bool revived = changedLocked();
+  revived = std::exchange(revive_pending_, false) || revived;
   if (hash_valid_ && offset == hashed_until_) {
     digest_.update(data.data(), data.size());
     hashed_until_ += data.size();
@@ -209,17 +215,23 @@ common::Result<bool> StagedFile::write(std::uint64_t offset, std::span<const cha
 
 common::Result<bool> StagedFile::truncate(std::uint64_t size) {
   std::lock_guard lock(mu_);
-  if (failure_ && size <= failed_from_) {
-    failure_.reset();  // every byte left was written successfully
-  }
+  // Every byte left was written successfully; the mark goes only once the truncate is done (on
+  // a full disk the copy unfreezeLocked() makes can fail, leaving the damaged file as it was).
+  bool clears = failure_ && size <= failed_from_;
   if (size == size_) {
-    return false;
+    if (clears) {
+      failure_.reset();
+    }
+    return std::exchange(revive_pending_, false);
   }
   if (auto ok = unfreezeLocked(); !ok) {
     return common::Unexpected<Error>(ok.error());
   }
   if (::ftruncate(blob_->fd(), static_cast<off_t>(size)) != 0) {
     return ioError("truncate staging file", blob_->path(), errno);
+  }
+  if (clears) {
+    failure_.reset();
   }
   if (size == 0) {
     digest_ = common::Digest(common::Digest::Algorithm::kSha256);
@@ -229,7 +241,13 @@ common::Result<bool> StagedFile::truncate(std::uint64_t size) {
     hash_valid_ = false;
   }
   size_ = size;
-  return changedLocked();
+  bool revived = changedLocked();
+  return std::exchange(revive_pending_, false) || revived;
+}
+
+bool StagedFile::takeRevived() {
+  std::lock_guard lock(mu_);
+  return std::exchange(revive_pending_, false);
 }
 
 Status StagedFile::sync() const {
@@ -256,6 +274,11 @@ std::optional<common::Error> StagedFile::writeFailure() const {
 }
 
 std::optional<std::string> StagedFile::shaLocked() const {
+  if (failure_) {
+    // Bytes may be missing or differ from any hash taken before: whoever needs the hash (the
+    // journal record, so the next mount) computes it from the file as it is.
+    return std::nullopt;
+  }
   if (known_sha256_) {
     return known_sha256_;
   }
@@ -267,6 +290,15 @@ std::optional<std::string> StagedFile::shaLocked() const {
 
 FrozenContent StagedFile::freeze() {
   std::lock_guard lock(mu_);
+  frozen_ = true;
+  return FrozenContent{blob_, size_, shaLocked(), generation_};
+}
+
+std::optional<FrozenContent> StagedFile::freezeUnlessFailed() {
+  std::lock_guard lock(mu_);
+  if (failure_) {
+    return std::nullopt;
+  }
   frozen_ = true;
   return FrozenContent{blob_, size_, shaLocked(), generation_};
 }

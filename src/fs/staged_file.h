@@ -77,14 +77,21 @@ class StagedFile {
   common::Result<std::size_t> read(std::uint64_t offset, std::span<char> out) const;
   // write() and truncate() answer true when the file had been committed (markCommitted) and so
   // has pending changes again: the caller puts it back among the view's changes.
+  // A write that fails after part of it landed brings a committed file back too: that is
+  // answered by the next write or truncate that succeeds, or by takeRevived().
   common::Result<bool> write(std::uint64_t offset, std::span<const char> data);
   common::Result<bool> truncate(std::uint64_t size);
+  // Whether a failed write brought a committed file back (see write()); answers true once.
+  bool takeRevived();
   // Makes the bytes durable (fdatasync). A failure marks the file failed, like a failed write.
   common::Status sync() const;
   // Why the file must not be committed (an earlier write or sync failed), or nullopt.
   std::optional<common::Error> writeFailure() const;
 
   FrozenContent freeze();
+  // freeze(), unless a write or sync failed (writeFailure()): checked and frozen under one lock,
+  // so that a failing write cannot land between the check and the freeze.
+  std::optional<FrozenContent> freezeUnlessFailed();
   // Ends a freeze whose content nobody uploads any more, if nothing was written since: the next
   // write then needs no copy.
   void thaw(std::uint64_t generation);
@@ -134,6 +141,8 @@ class StagedFile {
   // Start of the bytes written but not yet handed to the disk (see write()).
   std::uint64_t writeback_from_ = 0;  // guarded by mu_
   bool committed_ = false;            // guarded by mu_: see markCommitted()
+  // A failed write brought the committed file back; not yet reported (see write()).
+  bool revive_pending_ = false;  // guarded by mu_
   // The first failed write or sync since the last clearing truncate, and the lowest offset a
   // failed write aimed at (a failed sync: 0, so only a truncate to 0 clears it).
   mutable std::optional<common::Error> failure_;  // guarded by mu_
