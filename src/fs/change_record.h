@@ -20,9 +20,11 @@
 namespace hfm::fs {
 
 inline constexpr std::string_view kChangePrefix = "c/";
-// A commit sent but not known to have landed: key "i/<commit id>", value the journal records
-// (path, value under changeKey(path)) of the changes it carries, as they were when it was sent.
-// If the commit landed, the next round drops each change whose record is still the same.
+// A commit sent but not known to have landed: key "i/<commit id>", value the records (path,
+// keyedChange(path)) of the changes it carries, taken from the overlay when it was sent, and only
+// for paths whose change was still the planned one. If the commit landed, the next round drops
+// each change whose in-memory record is still the same (a staged file: also still at the
+// generation the commit froze, since an in-place write leaves its record unchanged).
 inline constexpr std::string_view kInflightPrefix = "i/";
 
 // The journal key of a change: "c/<path>", or for a path too long for a key,

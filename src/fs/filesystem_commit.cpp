@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -26,6 +28,8 @@ constexpr std::size_t kRecentCommits = 30;
 constexpr int kCommitAttempts = 4;
 constexpr std::chrono::milliseconds kCommitRetryPause{500};
 constexpr std::string_view kCommitIdLabel = "hf-mount-commit-id: ";
+// The generation of a staged file reopened from the journal, before any write of this run.
+constexpr std::uint64_t kReopenedGeneration = 1;
 
 std::string randomHex(std::size_t bytes) {
   std::random_device rd;
@@ -337,6 +341,8 @@ FsResult<void> Filesystem::settleInflight(View& v) {
       if (auto ok = ws.journal->erase(key); !ok) {
         return fsError(FsErrorKind::kIo, ok.error().message);
       }
+      std::lock_guard lock(v.mu);
+      ws.inflight_generations.erase(id);
       continue;
     }
     const std::string& landed = (*recent)[landed_at].id;
@@ -350,16 +356,34 @@ FsResult<void> Filesystem::settleInflight(View& v) {
     {
       std::lock_guard lock(v.mu);
       auto& changes = ws.overlay.mutableChanges();
+      // The frozen generations, for a commit of this run; otherwise the files were reopened.
+      std::optional<std::map<std::string, std::uint64_t>> generations;
+      if (auto g = ws.inflight_generations.find(id); g != ws.inflight_generations.end()) {
+        generations = std::move(g->second);
+        ws.inflight_generations.erase(g);
+      }
       for (const auto& [path, record] : *records) {
         auto it = changes.find(path);
-        if (it == changes.end() || ws.journal->get(changeKey(path)) != record) {
+        // The change as it is now, not as the journal has it: the journal lags the overlay
+        // (persist() writes after releasing v.mu), and a move onto the path that is not yet
+        // persisted must not be taken for the change the commit carried.
+        if (it == changes.end() || keyedChange(path, it->second) != record) {
           continue;  // changed again after the commit was sent: still pending
         }
         Change& c = it->second;
         if (c.staged) {
+          // An in-place write leaves the record as it was: only the generation tells.
+          std::uint64_t generation = kReopenedGeneration;
+          if (generations) {
+            auto g = generations->find(path);
+            if (g == generations->end()) {
+              continue;
+            }
+            generation = g->second;
+          }
           auto split = splitChangeEntry(changeKey(path), record);
           if (!split || stagingNameOf(split->second) != c.staged->name() ||
-              c.staged->writers() > 0 || !c.staged->markCommitted(c.staged->generation())) {
+              c.staged->writers() > 0 || !c.staged->markCommitted(generation)) {
             continue;
           }
           changes.erase(it);
@@ -604,34 +628,63 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
   request.summary = summary;
 
   // On disk before the POST: if this process dies before the journal learns the outcome, the next
-  // round looks for the commit by its id instead of sending the same changes a second time. A
-  // staged file's record counts only while it names the frozen file (a close after the freeze
-  // names the copy made on write, whose bytes this commit does not carry).
+  // round looks for the commit by its id instead of sending the same changes a second time. The
+  // records stored are those of the planned changes, taken from the overlay under v->mu: a path
+  // counts only while its change is still the one the plan carries (a path deleted by the plan
+  // and made again during the upload, or a file moved onto it, is not carried), and a staged
+  // file only while it still names the frozen file at the frozen generation (a write after the
+  // freeze goes to a copy, whose bytes this commit does not carry).
   const std::string inflight_key = std::string(kInflightPrefix) + commit_id;
   {
-    std::map<std::string, std::string> frozen_names;
-    for (const auto& p : plan) {
-      if (p.kind == Planned::Kind::kStaged) {
-        frozen_names[p.path] = p.frozen.blob->path().filename().string();
-      }
+    std::set<std::string> sent;
+    for (const auto& op : request.operations) {
+      sent.insert(op.path);
     }
     std::vector<std::pair<std::string, std::string>> records;
-    for (const auto& op : request.operations) {
-      std::string key = changeKey(op.path);
-      auto value = v->writes->journal->get(key);
-      if (!value) {
+    std::map<std::string, std::uint64_t> generations;
+    std::unique_lock lock(v->mu);
+    const auto& changes = v->writes->overlay.changes();
+    for (const auto& p : plan) {
+      auto it = changes.find(p.path);
+      if (sent.count(p.path) == 0 || it == changes.end()) {
         continue;
       }
-      auto frozen = frozen_names.find(op.path);
-      if (frozen != frozen_names.end()) {
-        auto split = splitChangeEntry(key, *value);
-        if (!split || stagingNameOf(split->second) != frozen->second) {
-          continue;
+      const Change& c = it->second;
+      bool same = false;
+      switch (p.kind) {
+        case Planned::Kind::kStaged:
+          same = c.kind == Change::Kind::kFile && c.staged == p.staged &&
+                 c.staged->name() == p.frozen.blob->path().filename().string() &&
+                 !c.staged->changedSince(p.frozen.generation);
+          break;
+        case Planned::Kind::kMoved: {
+          Change planned;
+          planned.kind = Change::Kind::kFile;
+          planned.remote = p.remote;
+          same = c.kind == Change::Kind::kFile && !c.staged && c.remote &&
+                 keyedChange(p.path, c) == keyedChange(p.path, planned);
+          break;
         }
+        case Planned::Kind::kDeleteFile:
+        case Planned::Kind::kDeleteFolder:
+          same = c.kind == Change::Kind::kDeleted ||
+                 (c.kind == Change::Kind::kDir && c.hides_base);
+          break;
       }
-      records.emplace_back(op.path, std::move(*value));
+      if (!same) {
+        continue;
+      }
+      records.emplace_back(p.path, keyedChange(p.path, c));
+      if (p.kind == Planned::Kind::kStaged) {
+        generations[p.path] = p.frozen.generation;
+      }
     }
+    v->writes->inflight_generations[commit_id] = std::move(generations);
+    lock.unlock();
     if (auto ok = v->writes->journal->put(inflight_key, encodeInflight(records)); !ok) {
+      lock.lock();
+      v->writes->inflight_generations.erase(commit_id);
+      lock.unlock();
       return fail(FsErrorKind::kIo, ok.error().message);
     }
   }
@@ -639,6 +692,8 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
   auto failSent = [&](FsErrorKind kind, const std::string& message) {
     if (!maybe_landed) {
       (void)v->writes->journal->erase(inflight_key);
+      std::lock_guard lock(v->mu);
+      v->writes->inflight_generations.erase(commit_id);
     }
     return fail(kind, message);
   };
@@ -781,6 +836,10 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
     return finish(ok.error());
   }
   (void)v->writes->journal->erase(inflight_key);  // if left, the next round finds it landed
+  {
+    std::lock_guard lock(v->mu);
+    v->writes->inflight_generations.erase(commit_id);
+  }
   return finish(std::nullopt);
 }
 

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "cache/journal.h"
@@ -34,6 +35,11 @@ struct WriteState {
   std::string last_commit;              // guarded by View::mu
   std::chrono::steady_clock::time_point retry_at;  // guarded by View::mu: after a failure
   std::mutex persist_mu;  // orders journal writes: held from reading the overlay to applying
+  // Commits of this process whose inflight record is in the journal: per commit id, the frozen
+  // generation of each staged file it carries. A staged file matches its inflight record only
+  // if still at that generation (an in-place write after the commit leaves the record as it
+  // was). Ids from an earlier run are not here: their files are as reopened from the journal.
+  std::map<std::string, std::map<std::string, std::uint64_t>> inflight_generations;  // View::mu
 
   // Requires View::mu.
   std::string nextStagingName() { return session + "-" + std::to_string(next_staged++); }

@@ -1110,6 +1110,63 @@ TEST_F(FilesystemWriteTest, ACommitThatLandedBeforeACrashIsNotSentAgain) {
   expectHead(want);
 }
 
+// A file edited in place (its record names no sha256) goes into a commit whose outcome is unknown;
+// after a restart it is edited in place again before the next round finds the commit landed.
+// Was (filesystem_commit.cpp, settleInflight): the second edit leaves the record as it was (same
+// staging file, no sha256, same time), and markCommitted() was given the file's current
+// generation, so it always agreed: the change was dropped and its staging file deleted with the
+// second edit in it. A reopened file counts as carried only while it is still as reopened.
+TEST_F(FilesystemWriteTest, AnInPlaceEditAfterACommitOfUnknownOutcomeIsNotLost) {
+  openWriter(kNever);
+  const std::string first = "first version of the middle, edited in place\n";
+  auto fh = fs().open(ino("other.txt"), O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(fh);
+  writeAt(*fh, 0, std::string(first.size(), '-'));
+  writeAt(*fh, 0, first);  // not written from start to end once: no sha256 in the record
+  closeFile(*fh);
+  writer_.reset();  // crash
+
+  const std::string id = "00112233445566778899aabbccddeeff";
+  {
+    auto journal = cache::Journal::open(cache::JournalOptions{onlyJournal(dir_ / "write").string()});
+    ASSERT_TRUE(journal) << journal.error().message;
+    auto value = (*journal)->get(changeKey("other.txt"));
+    ASSERT_TRUE(value);
+    auto split = splitChangeEntry(changeKey("other.txt"), *value);
+    ASSERT_TRUE(split);
+    ASSERT_NE(split->second.find("\n\n"), std::string::npos) << "the record names a sha256";
+    ASSERT_TRUE((*journal)->put(std::string(kInflightPrefix) + id,
+                                encodeInflight({{"other.txt", *value}})));
+  }
+  hub::CommitRequest request;
+  request.summary = "Update 1 file with hf-mount";
+  request.description = "hf-mount-commit-id: " + id;
+  hub::CommitOperation op;
+  op.path = "other.txt";
+  op.content = first;
+  request.operations.push_back(op);
+  ASSERT_TRUE(admin_->commit(kRepo, "main", request));  // the commit landed
+
+  openWriter(kNever);
+  ASSERT_TRUE(waitForRecovery());
+  fh = fs().open(ino("other.txt"), O_WRONLY);
+  ASSERT_TRUE(fh);
+  writeAt(*fh, 6, "SECOND");
+  closeFile(*fh);
+  std::string second = first;
+  second.replace(6, 6, "SECOND");
+  ASSERT_EQ(viewBytes("other.txt"), second);
+
+  auto synced = fs().fsyncdir(view_);
+  ASSERT_TRUE(synced) << synced.error().message;
+  EXPECT_EQ(viewBytes("other.txt"), second);
+  Tree want = seed_;
+  want["other.txt"] = second;
+  expectHead(want);
+  EXPECT_EQ(commits(), base_commits_ + 2) << "the landed commit, then the second edit";
+  EXPECT_EQ(pendingChanges(), 0u);
+}
+
 // The record of a commit that never landed is dropped and its changes are committed.
 TEST_F(FilesystemWriteTest, ACommitSentBeforeACrashThatNeverLandedIsSentAgain) {
   openWriter(kNever);
