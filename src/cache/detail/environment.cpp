@@ -163,8 +163,10 @@ std::string lmdbMessage(std::string_view what, int rc) {
 }
 
 bool isCorruption(int rc) {
+  // MDB_PANIC: a failed meta-page write (a full disk) leaves the environment unusable until it
+  // is reopened; rebuilding it also frees its space.
   return rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
-         rc == MDB_VERSION_MISMATCH || rc == MDB_INCOMPATIBLE;
+         rc == MDB_VERSION_MISMATCH || rc == MDB_INCOMPATIBLE || rc == MDB_PANIC;
 }
 
 int usedPages(MDB_txn* txn, std::initializer_list<MDB_dbi> dbis, std::uint64_t& pages) {
