@@ -178,6 +178,7 @@ case " $files " in
   *) ok "the half-written big.bin is not committed" ;;
 esac
 expect "ok.txt bytes on the hub" "$(remote ok.txt)" "small and whole"
+for ((i = 0; i < 50; i++)); do grep -q "held back from commits" "$W/mnt_b.log" && break; sleep 0.1; done
 grep -q "held back from commits" "$W/mnt_b.log" && ok "the log says big.bin is held back" ||
   nok "the log says big.bin is held back" "$(grep -i big.bin "$W/mnt_b.log" | tail -n2)"
 

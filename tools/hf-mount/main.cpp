@@ -98,6 +98,8 @@ void setupLogging(const MountArgs& args) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(args.log_level));
   spdlog::flush_every(std::chrono::seconds(1));
+  // Warnings and errors are few and are what a user looks for after something went wrong.
+  logger->flush_on(spdlog::level::warn);
 }
 
 std::string describe(const hub::HubError& e) {
