@@ -5,14 +5,13 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <filesystem>
 #include <map>
 #include <thread>
 
+#include "tests/support/file_size_limit.h"
 #include "tests/support/fs_stack.h"
 #include "tests/support/hubd_process.h"
 
@@ -21,6 +20,7 @@ namespace {
 
 namespace fsys = std::filesystem;
 using hub::testing::HubdProcess;
+using testing::FileSizeLimit;
 using testing::FsStack;
 using testing::randomBytes;
 
@@ -29,28 +29,6 @@ constexpr const char* kReadToken = "hf_reader_token";
 constexpr const char* kView = "models/alice/hb@main";
 const common::RepoId kRepo{common::RepoType::kModel, "alice", "hb"};
 constexpr auto kNever = std::chrono::hours(1);  // commit_delay: only fsync and commitAll commit
-
-// Files of this process may not grow past `limit` bytes while alive.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t limit) {
-    ::getrlimit(RLIMIT_FSIZE, &old_);
-    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
-    rlimit lim = old_;
-    lim.rlim_cur = limit;
-    ::setrlimit(RLIMIT_FSIZE, &lim);
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &old_);
-    ::signal(SIGXFSZ, old_handler_);
-  }
-  FileSizeLimit(const FileSizeLimit&) = delete;
-  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
-
- private:
-  rlimit old_{};
-  sighandler_t old_handler_ = SIG_DFL;
-};
 
 class FilesystemHeldBackTest : public ::testing::Test {
  protected:

@@ -2,15 +2,17 @@
 #include "fs/staged_file.h"
 
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 
 #include <filesystem>
 #include <string>
 
+#include "tests/support/file_size_limit.h"
+
 namespace hfm::fs {
 namespace {
+
+using testing::FileSizeLimit;
 
 class StagedFileFailureTest : public ::testing::Test {
  protected:
@@ -24,29 +26,6 @@ class StagedFileFailureTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
   std::filesystem::path dir_;
-};
-
-// Files may not grow past `limit` bytes while alive: a write past it fails (EFBIG), as one on a
-// full disk does (ENOSPC).
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t limit) {
-    ::getrlimit(RLIMIT_FSIZE, &old_);
-    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
-    rlimit lim = old_;
-    lim.rlim_cur = limit;
-    ::setrlimit(RLIMIT_FSIZE, &lim);
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &old_);
-    ::signal(SIGXFSZ, old_handler_);
-  }
-  FileSizeLimit(const FileSizeLimit&) = delete;
-  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
-
- private:
-  rlimit old_{};
-  sighandler_t old_handler_ = SIG_DFL;
 };
 
 TEST_F(StagedFileFailureTest, FailedWriteHoldsTheFileBackUntilTruncatedBelowIt) {
