@@ -16,7 +16,11 @@ inline constexpr std::size_t kTargetChunkSize = 64 * 1024;
 inline constexpr std::size_t kMinChunkSize = kTargetChunkSize / 8;
 inline constexpr std::size_t kMaxChunkSize = kTargetChunkSize * 2;
 
-// Streaming chunker. Not thread-safe: one object per stream.
+// Streaming chunker with the exact boundary rule of XET.md §1.3: the gear hash
+// h = 2h + kGearTable[byte] is tested after each byte once the chunk holds at least kMinChunkSize
+// bytes; a chunk ends (including that byte) where the top 16 bits of h are zero, or at
+// kMaxChunkSize. h is reset at every cut. Boundaries do not depend on how the stream is split
+// into next() calls. Not thread-safe: one object per stream.
 class Chunker {
  public:
   // Scans `data`, the continuation of the stream. Returns how many bytes of `data` the current
@@ -27,6 +31,7 @@ class Chunker {
   std::size_t pending() const { return pending_; }
 
  private:
+  // Gear state; meaningful only once the chunk is within 64 bytes of kMinChunkSize (§1.4).
   std::uint64_t hash_ = 0;
   std::size_t pending_ = 0;
 };
