@@ -14,6 +14,10 @@
 
 namespace hfm::xet {
 
+namespace detail {
+struct Blake3Ops;
+}  // namespace detail
+
 using Blake3Key = std::array<std::uint8_t, 32>;
 using Blake3Digest = std::array<std::uint8_t, 32>;
 
@@ -42,18 +46,31 @@ class Blake3 {
   Blake3Digest finalize() const;
 
  private:
-  // Chaining values of completed subtrees, at most one per level of a 2^54-chunk tree.
+  using Cv = std::array<std::uint32_t, 8>;
+  // Chaining values of completed subtrees, at most one per level of a 2^54-chunk tree (plus the
+  // one just pushed before it merges).
   static constexpr std::size_t kMaxDepth = 54;
-  std::array<std::uint32_t, 8> key_words_{};
-  std::uint32_t flags_ = 0;
+
+  std::size_t chunkLen() const { return blocks_compressed_ * 64 + block_len_; }
+  std::uint8_t chunkStartFlag() const;
+  std::span<const std::uint8_t> absorbIntoChunk(std::span<const std::uint8_t> data);
+  std::span<const std::uint8_t> hashWholeChunks(std::span<const std::uint8_t> data);
+  void finishChunk();
+  void pushRun(const std::uint8_t* cvs, std::size_t num_chunks);
+  void pushSubtree(const Cv& cv, std::uint64_t num_chunks);
+  Cv parentCv(const Cv& left, const Cv& right) const;
+
+  Cv key_words_{};
+  std::uint8_t flags_ = 0;
   Blake3Backend backend_;
-  // The chunk being filled.
-  std::array<std::uint32_t, 8> chunk_cv_{};
+  const detail::Blake3Ops* ops_;
+  // The chunk being filled; its last block stays buffered until more input shows it is not last.
+  Cv chunk_cv_{};
   std::uint64_t chunk_counter_ = 0;
   std::array<std::uint8_t, 64> block_{};
   std::size_t block_len_ = 0;
   std::size_t blocks_compressed_ = 0;
-  std::array<std::array<std::uint32_t, 8>, kMaxDepth> cv_stack_{};
+  std::array<Cv, kMaxDepth + 1> cv_stack_{};
   std::size_t cv_stack_len_ = 0;
 };
 
