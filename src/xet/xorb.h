@@ -18,6 +18,10 @@ namespace hfm::xet {
 inline constexpr std::size_t kChunkHeaderSize = 8;
 inline constexpr std::size_t kMaxXorbBytes = 64 * 1024 * 1024;
 inline constexpr std::size_t kMaxXorbChunks = 8192;
+// A chunk header's limits (XET.md §3.2): a chunk holds at most 128 KiB, its payload at most twice
+// that.
+inline constexpr std::size_t kMaxUncompressedChunkSize = 128 * 1024;
+inline constexpr std::size_t kMaxCompressedChunkSize = 2 * kMaxUncompressedChunkSize;
 
 enum class CompressionScheme : std::uint8_t { kNone = 0, kLz4 = 1, kByteGrouping4Lz4 = 2 };
 
@@ -27,13 +31,28 @@ struct ChunkHeader {
   std::uint32_t uncompressed_size = 0;
 };
 
-// Parses and validates one header (version 0, known scheme, sizes within limits).
+// Parses and validates one header (version 0, known scheme, sizes within limits) from the first
+// kChunkHeaderSize bytes of `header`. kCorrupt otherwise, including for a xorb footer ("XETBLOB").
 common::Result<ChunkHeader> parseChunkHeader(std::span<const std::uint8_t> header);
 
+// Decodes one chunk's payload (exactly header.compressed_size bytes) into `out`, replacing its
+// contents. kCorrupt unless it decodes to exactly header.uncompressed_size bytes with nothing
+// left over; never allocates more than the header's limits allow.
+common::Status decodeChunkPayload(const ChunkHeader& header, std::span<const std::uint8_t> payload,
+                                  std::vector<std::uint8_t>& out);
+
 // Appends one serialized chunk to `out`, compressed with `scheme` unless that does not make it
-// smaller (then raw). Returns the bytes appended.
+// strictly smaller (then raw). Returns the bytes appended.
+// Precondition: chunk.size() <= kMaxUncompressedChunkSize.
 std::size_t appendChunk(std::vector<std::uint8_t>& out, std::span<const std::uint8_t> chunk,
                         CompressionScheme scheme);
+
+namespace detail {
+// Byte grouping (XET.md §3.3): lane k takes bytes k, k+4, k+8, ...; the lanes are concatenated.
+// Regroup is the inverse. Precondition: out.size() == input size.
+void bg4Split(std::span<const std::uint8_t> input, std::span<std::uint8_t> out);
+void bg4Regroup(std::span<const std::uint8_t> grouped, std::span<std::uint8_t> out);
+}  // namespace detail
 
 // Decodes serialized chunks one after another. Not thread-safe; `data` must outlive it.
 class ChunkReader {
@@ -80,8 +99,8 @@ class XorbBuilder {
 };
 
 // A whole uploaded xorb checked the way a server must: every chunk decodes, is hashed, and the
-// xorb hash over them is returned with the chunk table. kCorrupt on malformed input, kInvalidArgument
-// past the limits.
+// xorb hash over them is returned with the chunk table. kCorrupt on malformed input,
+// kInvalidArgument past the limits.
 struct XorbIndex {
   MerkleHash hash;
   std::vector<XorbChunk> chunks;
