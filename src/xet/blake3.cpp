@@ -219,11 +219,17 @@ void Blake3::update(std::span<const std::uint8_t> data) {
     if (chunkLen() == kBlake3ChunkLen) {
       finishChunk();
     }
-    // The strict ">" keeps at least one byte back, so every chunk hashed here has a successor
-    // and none of them can be the root.
-    if (chunkLen() == 0 && data.size() > kBlake3ChunkLen) {
+    // Whole chunks go to hash_many, except a lone first chunk that may turn out to be the
+    // whole input: the root needs the ROOT flag, which only finalize() can give.
+    const bool may_be_root_chunk = chunk_counter_ == 0 && data.size() == kBlake3ChunkLen;
+    if (chunkLen() == 0 && data.size() >= kBlake3ChunkLen && !may_be_root_chunk) {
       data = hashWholeChunks(data);
     } else {
+      // Bytes for a new chunk prove the stack's newest subtree is not the root's child pair
+      // any more: finalize() expects the stack fully merged whenever the chunk is not empty.
+      if (chunkLen() == 0) {
+        mergeStack();
+      }
       data = absorbIntoChunk(data);
     }
   }
@@ -262,7 +268,7 @@ void Blake3::finishChunk() {
 }
 
 std::span<const std::uint8_t> Blake3::hashWholeChunks(std::span<const std::uint8_t> data) {
-  const std::size_t n = std::min((data.size() - 1) / kBlake3ChunkLen, kMaxBatchChunks);
+  const std::size_t n = std::min(data.size() / kBlake3ChunkLen, kMaxBatchChunks);
   std::array<std::uint8_t, kMaxBatchChunks * kBlake3CvLen> cvs;
   ops_->hash_many(data.data(), n, detail::kBlake3BlocksPerChunk, key_words_, chunk_counter_,
                   true, flags_, detail::kFlagChunkStart, detail::kFlagChunkEnd, cvs.data());
@@ -273,86 +279,117 @@ std::span<const std::uint8_t> Blake3::hashWholeChunks(std::span<const std::uint8
 // Adds the chaining values of num_chunks consecutive chunks. The run is cut into the aligned
 // subtrees it contains, and each tree level of all of them is computed with one hash_many call
 // per subtree, so parent nodes also run in SIMD lanes instead of one at a time on the stack.
+// A subtree starting at chunk 0 may be the whole tree, whose top node must be the root; it is
+// reduced to its two halves only, and finalize() or a later push joins them.
 void Blake3::pushRun(const std::uint8_t* cvs, std::size_t num_chunks) {
   std::array<std::size_t, kMaxRunParts> sizes{};
   const std::size_t parts = splitIntoSubtrees(chunk_counter_, num_chunks, sizes);
   std::array<std::size_t, kMaxRunParts> nodes = sizes;
+  std::array<std::size_t, kMaxRunParts> min_nodes{};
+  min_nodes.fill(1);
+  min_nodes[0] = chunk_counter_ == 0 ? 2 : 1;
   std::array<std::uint8_t, kMaxBatchChunks * kBlake3CvLen> buf_a;
   std::array<std::uint8_t, kMaxBatchChunks * kBlake3CvLen> buf_b;
   std::memcpy(buf_a.data(), cvs, num_chunks * kBlake3CvLen);
   std::uint8_t* cur = buf_a.data();
   std::uint8_t* next = buf_b.data();
   const auto parent_flags = static_cast<std::uint8_t>(flags_ | detail::kFlagParent);
-  while (std::any_of(nodes.begin(), nodes.begin() + static_cast<std::ptrdiff_t>(parts),
-                     [](std::size_t k) { return k > 1; })) {
+  const auto reducible = [&](std::size_t p) { return nodes[p] > min_nodes[p]; };
+  const auto any_reducible = [&] {
+    for (std::size_t p = 0; p < parts; ++p) {
+      if (reducible(p)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  while (any_reducible()) {
     std::size_t in_off = 0;
     std::size_t out_off = 0;
     for (std::size_t p = 0; p < parts; ++p) {
-      const std::size_t pairs = nodes[p] / 2;
-      if (pairs == 0) {
-        std::memcpy(next + out_off, cur + in_off, kBlake3CvLen);
-      } else {
+      const std::size_t len = nodes[p] * kBlake3CvLen;
+      if (reducible(p)) {
         // Two adjacent 32-byte chaining values are exactly one parent block.
-        ops_->hash_many(cur + in_off, pairs, 1, key_words_, 0, false, parent_flags, 0, 0,
+        nodes[p] /= 2;
+        ops_->hash_many(cur + in_off, nodes[p], 1, key_words_, 0, false, parent_flags, 0, 0,
                         next + out_off);
+      } else {
+        std::memcpy(next + out_off, cur + in_off, len);
       }
-      in_off += nodes[p] * kBlake3CvLen;
-      nodes[p] = std::max<std::size_t>(pairs, 1);
+      in_off += len;
       out_off += nodes[p] * kBlake3CvLen;
     }
     std::swap(cur, next);
   }
   for (std::size_t p = 0; p < parts; ++p) {
-    pushSubtree(detail::loadCv(cur + p * kBlake3CvLen), sizes[p]);
+    for (std::size_t i = 0; i < nodes[p]; ++i) {
+      pushSubtree(detail::loadCv(cur), sizes[p] / nodes[p]);
+      cur += kBlake3CvLen;
+    }
   }
 }
 
-// The stack holds one subtree per set bit of chunk_counter_, largest at the bottom. Pushing an
-// aligned subtree adds its size to the counter; every carry of that addition is one merge.
-// Merging eagerly is safe because nothing pushed here can be the root (see update()).
+// The stack holds the subtrees left of the current chunk, largest at the bottom. Merging is
+// lazy: a push first merges what the new subtree proves complete (one subtree per set bit of
+// chunk_counter_), but the newest entry waits, because if no input follows, its parent is the
+// root and finalize() must build it with the ROOT flag. Subtrees are pushed aligned to their
+// size, so the set bits of the counter describe the stack exactly.
 void Blake3::pushSubtree(const Cv& cv, std::uint64_t num_chunks) {
-  chunk_counter_ += num_chunks;
+  mergeStack();
   cv_stack_[cv_stack_len_++] = cv;
+  chunk_counter_ += num_chunks;
+}
+
+// Merges until the stack holds one subtree per set bit of chunk_counter_ (the binary carries).
+void Blake3::mergeStack() {
   while (cv_stack_len_ > static_cast<std::size_t>(std::popcount(chunk_counter_))) {
-    cv_stack_[cv_stack_len_ - 2] = parentCv(cv_stack_[cv_stack_len_ - 2], cv_stack_[cv_stack_len_ - 1]);
+    cv_stack_[cv_stack_len_ - 2] =
+        parentCv(cv_stack_[cv_stack_len_ - 2], cv_stack_[cv_stack_len_ - 1]);
     --cv_stack_len_;
   }
 }
 
 Blake3::Cv Blake3::parentCv(const Cv& left, const Cv& right) const {
-  std::array<std::uint8_t, kBlake3BlockLen> block{};
-  detail::storeCv(block.data(), left);
-  detail::storeCv(block.data() + kBlake3CvLen, right);
-  Cv cv = key_words_;
-  ops_->compress_in_place(cv, block.data(), kBlake3BlockLen, 0,
-                          static_cast<std::uint8_t>(flags_ | detail::kFlagParent));
+  const Node node = parentNode(left, right);
+  Cv cv = node.cv;
+  ops_->compress_in_place(cv, node.block.data(), node.block_len, node.counter, node.flags);
   return cv;
+}
+
+Blake3::Node Blake3::parentNode(const Cv& left, const Cv& right) const {
+  Node node{key_words_, {}, kBlake3BlockLen, 0,
+            static_cast<std::uint8_t>(flags_ | detail::kFlagParent)};
+  detail::storeCv(node.block.data(), left);
+  detail::storeCv(node.block.data() + kBlake3CvLen, right);
+  return node;
 }
 
 void Blake3::finalize(std::span<std::uint8_t> out) const {
   // The root node: the current chunk if it is the only one, else the parent that joins the
-  // stack's subtrees with it, folded from the top of the stack down.
-  Cv cv = chunk_cv_;
-  std::array<std::uint8_t, kBlake3BlockLen> block = block_;
-  std::fill(block.begin() + static_cast<std::ptrdiff_t>(block_len_), block.end(), 0);
-  auto block_len = static_cast<std::uint8_t>(block_len_);
-  auto flags = static_cast<std::uint8_t>(flags_ | chunkStartFlag() | detail::kFlagChunkEnd);
-  std::uint64_t counter = chunk_counter_;
-  for (std::size_t i = cv_stack_len_; i-- > 0;) {
-    Cv child = cv;
-    ops_->compress_in_place(child, block.data(), block_len, counter, flags);
-    detail::storeCv(block.data(), cv_stack_[i]);
-    detail::storeCv(block.data() + kBlake3CvLen, child);
-    cv = key_words_;
-    block_len = kBlake3BlockLen;
-    flags = static_cast<std::uint8_t>(flags_ | detail::kFlagParent);
-    counter = 0;
+  // stack's subtrees with what is right of them, folded from the top of the stack down. When
+  // whole chunks ended the input, the chunk is empty and the stack's top two entries are the
+  // rightmost pair (the stack then holds at least two: see pushRun and pushSubtree).
+  std::size_t below = cv_stack_len_;
+  Node node{};
+  if (chunkLen() == 0 && below >= 2) {
+    node = parentNode(cv_stack_[below - 2], cv_stack_[below - 1]);
+    below -= 2;
+  } else {
+    node = Node{chunk_cv_, block_, static_cast<std::uint8_t>(block_len_), chunk_counter_,
+                static_cast<std::uint8_t>(flags_ | chunkStartFlag() | detail::kFlagChunkEnd)};
+    std::fill(node.block.begin() + static_cast<std::ptrdiff_t>(block_len_), node.block.end(), 0);
+  }
+  for (; below > 0; --below) {
+    Cv child = node.cv;
+    ops_->compress_in_place(child, node.block.data(), node.block_len, node.counter, node.flags);
+    node = parentNode(cv_stack_[below - 1], child);
   }
   // Extended output: the root compression repeated with the output block index as counter.
   std::array<std::uint8_t, kBlake3BlockLen> out_block{};
   for (std::uint64_t index = 0; !out.empty(); ++index) {
-    ops_->compress_xof(cv, block.data(), block_len, index,
-                       static_cast<std::uint8_t>(flags | detail::kFlagRoot), out_block.data());
+    ops_->compress_xof(node.cv, node.block.data(), node.block_len, index,
+                       static_cast<std::uint8_t>(node.flags | detail::kFlagRoot),
+                       out_block.data());
     const std::size_t n = std::min(out.size(), out_block.size());
     std::memcpy(out.data(), out_block.data(), n);
     out = out.subspan(n);

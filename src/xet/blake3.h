@@ -58,6 +58,17 @@ class Blake3 {
   void finishChunk();
   void pushRun(const std::uint8_t* cvs, std::size_t num_chunks);
   void pushSubtree(const Cv& cv, std::uint64_t num_chunks);
+  void mergeStack();
+  // A node's compression input; compressing it gives the node's chaining value (or, with the
+  // ROOT flag, the output).
+  struct Node {
+    Cv cv;
+    std::array<std::uint8_t, 64> block;
+    std::uint8_t block_len;
+    std::uint64_t counter;
+    std::uint8_t flags;
+  };
+  Node parentNode(const Cv& left, const Cv& right) const;
   Cv parentCv(const Cv& left, const Cv& right) const;
 
   Cv key_words_{};

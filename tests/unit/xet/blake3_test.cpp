@@ -347,6 +347,31 @@ TEST(Blake3Test, OneByteUpdatesMatchOneShot) {
   }
 }
 
+// Whole-chunk pieces end updates exactly on chunk boundaries, where the hasher cannot yet know
+// whether the last chunk or subtree it saw is part of the root; the one-shot path is checked
+// against b3sum below.
+TEST(Blake3Test, ChunkAlignedUpdatesMatchOneShot) {
+  std::mt19937_64 rng(99);
+  const Blake3Key key = officialKey();
+  const std::vector<std::uint8_t> data = randomBytes(rng, 140 * 1024 + 5);
+  const auto whole = std::span<const std::uint8_t>(data);
+  for (const Blake3Backend backend : availableBlake3Backends()) {
+    SCOPED_TRACE(blake3BackendName(backend));
+    for (const std::size_t piece : {1024UL, 2048UL, 3072UL, 5120UL, 8192UL, 65536UL, 1023UL}) {
+      for (const std::size_t len : {1024UL, 2048UL, 3072UL, 4096UL, 7168UL, 65536UL, 66560UL,
+                                    131072UL, 140UL * 1024, 140UL * 1024 + 5}) {
+        Blake3 hasher(backend, &key);
+        for (std::size_t off = 0; off < len; off += piece) {
+          hasher.update(whole.subspan(off, std::min(piece, len - off)));
+        }
+        EXPECT_EQ(xofHex(hasher, 131),
+                  oneShotHex(Blake3Backend::kPortable, &key, whole.first(len), 131))
+            << "piece " << piece << " len " << len;
+      }
+    }
+  }
+}
+
 std::vector<std::uint8_t> concat(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
   std::vector<std::uint8_t> out(a.begin(), a.end());
   out.insert(out.end(), b.begin(), b.end());
