@@ -396,9 +396,10 @@ TEST(HashingTest, SpecAggregationTable) {
   }
   // The salted example: leaves (A,100) under a salt given in text form.
   const std::vector<ChunkLeaf> one = {{a, 100}};
-  EXPECT_EQ(fileHashWithSalt(one, H("285371a6a3c8c4e561469c97766c46f0b9799bd8ea51a4ad27a082df8c28b7da"))
-                .hex(),
-            "6c18994ed5e6a223aeff68a6e386dbba7b3c25de076245dc77892b4ad49ac978");
+  EXPECT_EQ(
+      fileHashWithSalt(one, H("285371a6a3c8c4e561469c97766c46f0b9799bd8ea51a4ad27a082df8c28b7da"))
+          .hex(),
+      "6c18994ed5e6a223aeff68a6e386dbba7b3c25de076245dc77892b4ad49ac978");
 }
 
 // ---- Single primitives (XET.md §7.3, §7.4) ----
@@ -422,7 +423,8 @@ TEST(HashingTest, ChunkHashOfEmptyInput) {
 }
 
 TEST(HashingTest, RangeHashOfNoChunks) {
-  EXPECT_EQ(rangeHash({}).hex(), "b81ce0cc7ce434c719c5f31801bc0825ead2a9ebae7419605afc00726961e5d9");
+  EXPECT_EQ(rangeHash({}).hex(),
+            "b81ce0cc7ce434c719c5f31801bc0825ead2a9ebae7419605afc00726961e5d9");
 }
 
 TEST(HashingTest, HelloWorld) {
@@ -468,14 +470,18 @@ TEST(HashingTest, SplitMix64Seed0Million) {
   const auto leaves = chunkLeaves(splitMix64Data(1000000, 0));
   ASSERT_EQ(leaves.size(), 19u);
   EXPECT_EQ(leaves[0].size, 84493u);
-  EXPECT_EQ(leaves[0].hash.hex(), "6eca1e7dadaf08cca5d82d318c800f07c2ddcec115a7e8627e5edd9605b94b8d");
+  EXPECT_EQ(leaves[0].hash.hex(),
+            "6eca1e7dadaf08cca5d82d318c800f07c2ddcec115a7e8627e5edd9605b94b8d");
   EXPECT_EQ(leaves[6].size, 131072u);
-  EXPECT_EQ(leaves[6].hash.hex(), "80acc8d39c853b4b8a8c6ad7b63bf2ea68f62c2226b92f06349f92cc84d213cc");
+  EXPECT_EQ(leaves[6].hash.hex(),
+            "80acc8d39c853b4b8a8c6ad7b63bf2ea68f62c2226b92f06349f92cc84d213cc");
   EXPECT_EQ(leaves[18].size, 8908u);
   EXPECT_EQ(leaves[18].hash.hex(),
             "03e5b5f5a088269ec4b329f1e04debfac4cb54b9c0facf038f7e8e0f054be7e2");
-  EXPECT_EQ(xorbHash(leaves).hex(), "6f2ce16ca5e317f0100ff0e7e5bf40a0de9032e9ee1ad04b6b8ff4e36cdfbf6c");
-  EXPECT_EQ(fileHash(leaves).hex(), "3d17b2d7d64a0e011b6717a52d9a16bd2c3f05b743fa8adf52a7d75dafab6d89");
+  EXPECT_EQ(xorbHash(leaves).hex(),
+            "6f2ce16ca5e317f0100ff0e7e5bf40a0de9032e9ee1ad04b6b8ff4e36cdfbf6c");
+  EXPECT_EQ(fileHash(leaves).hex(),
+            "3d17b2d7d64a0e011b6717a52d9a16bd2c3f05b743fa8adf52a7d75dafab6d89");
   std::vector<MerkleHash> hashes;
   for (const auto& leaf : leaves) hashes.push_back(leaf.hash);
   EXPECT_EQ(rangeHash(hashes).hex(),
@@ -491,8 +497,10 @@ TEST(HashingTest, ConstantBytesMillion) {
               "d3b528b30528f3ad802a015cdf93c531d4da754a1f8c0d341a8f111fd8b6f04e");
   }
   EXPECT_EQ(leaves[7].size, 82496u);
-  EXPECT_EQ(leaves[7].hash.hex(), "99d04e49b71237231d47669f3eec84c90eb6b6be12b364ce326c05c6d71c3a9f");
-  EXPECT_EQ(fileHash(leaves).hex(), "53f845640fcd1c7440befff65bd93434c83a30c6559a705597d61f2ef64e2f88");
+  EXPECT_EQ(leaves[7].hash.hex(),
+            "99d04e49b71237231d47669f3eec84c90eb6b6be12b364ce326c05c6d71c3a9f");
+  EXPECT_EQ(fileHash(leaves).hex(),
+            "53f845640fcd1c7440befff65bd93434c83a30c6559a705597d61f2ef64e2f88");
 }
 
 // ---- Keyed chunk hash and dedup eligibility ----
