@@ -20,6 +20,7 @@ struct FileTerm {
   std::uint32_t unpacked_bytes = 0;
   std::uint32_t chunk_start = 0;
   std::uint32_t chunk_end = 0;
+  friend bool operator==(const FileTerm&, const FileTerm&) = default;
 };
 
 struct ShardFile {
@@ -29,6 +30,7 @@ struct ShardFile {
   std::vector<MerkleHash> verification;
   // The file's SHA-256 in shard byte order (MerkleHash::fromHex of the usual hex).
   std::optional<MerkleHash> sha256;
+  friend bool operator==(const ShardFile&, const ShardFile&) = default;
 };
 
 struct ShardXorbChunk {
@@ -36,6 +38,7 @@ struct ShardXorbChunk {
   std::uint32_t uncompressed_offset = 0;
   std::uint32_t uncompressed_size = 0;
   std::uint32_t flags = 0;
+  friend bool operator==(const ShardXorbChunk&, const ShardXorbChunk&) = default;
 };
 
 struct ShardXorb {
@@ -43,6 +46,7 @@ struct ShardXorb {
   std::uint32_t uncompressed_bytes = 0;
   std::uint32_t serialized_bytes = 0;
   std::vector<ShardXorbChunk> chunks;
+  friend bool operator==(const ShardXorb&, const ShardXorb&) = default;
 };
 
 struct Shard {
@@ -52,6 +56,7 @@ struct Shard {
   MerkleHash hmac_key;
   std::uint64_t creation_time = 0;
   std::uint64_t key_expiry = 0;
+  friend bool operator==(const Shard&, const Shard&) = default;
 };
 
 // An upload body (footer omitted) or, with_footer, a full shard with a footer and no lookup
