@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -205,8 +206,10 @@ std::vector<std::uint8_t> vectorInput(std::size_t len) {
 
 std::vector<std::uint8_t> randomBytes(std::mt19937_64& rng, std::size_t len) {
   std::vector<std::uint8_t> out(len);
-  for (auto& b : out) {
-    b = static_cast<std::uint8_t>(rng());
+  std::uint64_t word = 0;
+  for (std::size_t i = 0; i < len; ++i) {
+    word = i % 8 == 0 ? rng() : word >> 8;
+    out[i] = static_cast<std::uint8_t>(word);
   }
   return out;
 }
@@ -319,8 +322,8 @@ void updateInRandomPieces(Blake3& hasher, std::span<const std::uint8_t> data,
 TEST(Blake3Test, EveryBackendAgreesWithPortableOnRandomSplits) {
   std::mt19937_64 rng(20261126);
   const Blake3Key key = officialKey();
-  for (int trial = 0; trial < 60; ++trial) {
-    const std::size_t len = trial % 3 == 0 ? rng() % 2100 : rng() % 300000;
+  for (int trial = 0; trial < 40; ++trial) {
+    const std::size_t len = trial % 3 == 0 ? rng() % 2100 : rng() % 200000;
     const std::vector<std::uint8_t> data = randomBytes(rng, len);
     const Blake3Key* k = trial % 2 == 0 ? &key : nullptr;
     const std::string expected = oneShotHex(Blake3Backend::kPortable, k, data, 131);
@@ -357,7 +360,7 @@ TEST(Blake3Test, ChunkAlignedUpdatesMatchOneShot) {
   const auto whole = std::span<const std::uint8_t>(data);
   for (const Blake3Backend backend : availableBlake3Backends()) {
     SCOPED_TRACE(blake3BackendName(backend));
-    for (const std::size_t piece : {1024UL, 2048UL, 3072UL, 5120UL, 8192UL, 65536UL, 1023UL}) {
+    for (const std::size_t piece : {1024UL, 3072UL, 8192UL, 65536UL, 1023UL}) {
       for (const std::size_t len : {1024UL, 2048UL, 3072UL, 4096UL, 7168UL, 65536UL, 66560UL,
                                     131072UL, 140UL * 1024, 140UL * 1024 + 5}) {
         Blake3 hasher(backend, &key);
@@ -407,6 +410,32 @@ TEST(Blake3Test, FinalizeLeavesTheHasherUsable) {
   EXPECT_EQ(hasher.finalize(), blake3Hash(whole.first(4000)));
   hasher.update(whole.subspan(4000));
   EXPECT_EQ(hasher.finalize(), blake3Hash(whole));
+}
+
+// The first hashers of a process pick the backend (a function-local static); under TSan this
+// shows that the choice and the shared constant tables are safe to reach from many threads.
+TEST(Blake3Test, HashersOnManyThreadsAgree) {
+  const std::vector<std::uint8_t> data = vectorInput(70000);
+  // Portable on purpose: the default backend's first use should happen on the threads.
+  const Blake3Key key = officialKey();
+  Blake3 reference(Blake3Backend::kPortable, &key);
+  reference.update(data);
+  const Blake3Digest expected = reference.finalize();
+  std::vector<Blake3Digest> results(4);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    threads.emplace_back([&data, &results, t] {
+      for (int i = 0; i < 20; ++i) {
+        results[t] = blake3KeyedHash(officialKey(), data);
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  for (const Blake3Digest& digest : results) {
+    EXPECT_EQ(digest, expected);
+  }
 }
 
 // A scratch directory removed at the end of the test.
@@ -477,7 +506,7 @@ TEST(Blake3Test, MatchesTheB3sumBinary) {
   for (const std::size_t len :
        {0UL, 1UL, 63UL, 64UL, 65UL, 127UL, 1000UL, 1023UL, 1024UL, 1025UL, 2047UL, 2049UL,
         3000UL, 4097UL, 8191UL, 12345UL, 65535UL, 65536UL, 65537UL, 100000UL, 131077UL,
-        1UL << 20, (1UL << 20) + 1, 3 * (1UL << 20) + 777, 5UL << 20}) {
+        1UL << 20, 2 * (1UL << 20) + 1, 3 * (1UL << 20) + 777}) {
     SCOPED_TRACE(len);
     const std::vector<std::uint8_t> data = randomBytes(rng, len);
     writeFile(input_path, data);
@@ -488,10 +517,10 @@ TEST(Blake3Test, MatchesTheB3sumBinary) {
     for (const Blake3Backend backend : availableBlake3Backends()) {
       SCOPED_TRACE(blake3BackendName(backend));
       EXPECT_EQ(oneShotHex(backend, nullptr, data, 131), plain);
-      EXPECT_EQ(oneShotHex(backend, &key, data, 131), keyed);
-      Blake3 digest_only(backend, &key);
-      digest_only.update(data);
-      EXPECT_EQ(toHex(digest_only.finalize()), keyed.substr(0, 64));
+      Blake3 hasher(backend, &key);
+      hasher.update(data);
+      EXPECT_EQ(xofHex(hasher, 131), keyed);
+      EXPECT_EQ(toHex(hasher.finalize()), keyed.substr(0, 64));
     }
   }
 }
