@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/time_util.h"
+#include "hf-hubd/byte_ranges.h"
 #include "hf-hubd/http_text.h"
 #include "hf-hubd/hub_service.h"
 
@@ -43,55 +44,6 @@ class BlobMapping {
   void* addr_;
   std::size_t size_;
 };
-
-struct ByteRange {
-  std::uint64_t first = 0;
-  std::uint64_t last = 0;  // inclusive
-};
-
-enum class RangeKind { kNone, kSatisfiable, kUnsatisfiable };
-
-// Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n". Several ranges, or a header that is not
-// a byte range, are ignored and the whole body is served, as RFC 9110 allows.
-RangeKind parseRange(const std::string& header, std::uint64_t size, ByteRange& out) {
-  constexpr std::string_view kPrefix = "bytes=";
-  if (header.rfind(kPrefix, 0) != 0 || header.find(',') != std::string::npos) {
-    return RangeKind::kNone;
-  }
-  std::string spec = header.substr(kPrefix.size());
-  auto dash = spec.find('-');
-  if (dash == std::string::npos) {
-    return RangeKind::kNone;
-  }
-  auto number = [](const std::string& s, std::uint64_t& v) {
-    auto parsed = parseDecimal(s);
-    v = parsed.value_or(0);
-    return parsed.has_value();
-  };
-  std::string a = spec.substr(0, dash);
-  std::string b = spec.substr(dash + 1);
-  std::uint64_t first = 0;
-  std::uint64_t last = 0;
-  if (a.empty()) {
-    if (!number(b, last) || last == 0) {
-      return last == 0 && !b.empty() ? RangeKind::kUnsatisfiable : RangeKind::kNone;
-    }
-    if (size == 0) {
-      return RangeKind::kUnsatisfiable;
-    }
-    out = {size - std::min(last, size), size - 1};
-    return RangeKind::kSatisfiable;
-  }
-  if (!number(a, first) || (!b.empty() && (!number(b, last) || last < first))) {
-    return RangeKind::kNone;
-  }
-  if (first >= size) {
-    return RangeKind::kUnsatisfiable;
-  }
-  out = {first, b.empty() ? size - 1 : std::min(last, size - 1)};
-  return RangeKind::kSatisfiable;
-}
-
 
 }  // namespace
 
@@ -177,6 +129,9 @@ void HubService::resolve(Call& call) {
     call.res.set_header("X-Linked-Etag", etag);
     call.res.set_header("X-Linked-Size", std::to_string(file->size));
     call.res.set_header("ETag", etag);
+    if (addXetHeaders(call, *file, rev->commit)) {
+      return;
+    }
     if (normalizeEtag(call.req.get_header_value("If-None-Match")) == file->sha256) {
       call.res.status = 304;
       return;
@@ -195,19 +150,27 @@ void HubService::resolve(Call& call) {
   serveBlob(call, file->sha256, file->size, file->oid);
 }
 
+bool HubService::verifyCdnSignature(Call& call, const std::string& resource) {
+  auto verdict = signer_.verify(resource, call.param("X-Expires"), call.param("X-Signature"),
+                                common::unixSecondsNow());
+  if (verdict == UrlSigner::Verdict::kValid) {
+    return true;
+  }
+  bool expired = verdict == UrlSigner::Verdict::kExpired;
+  sendError(call, ApiError{403, expired ? "SignatureExpired" : "SignatureInvalid",
+                           expired ? "Request has expired"
+                                   : "The request signature is missing or invalid",
+                           {}});
+  return false;
+}
+
 void HubService::cdnBlob(Call& call) {
   if (call.req.has_header("Authorization")) {
     stats_.countCdnAuthorization();
   }
   const std::string& sha256 = call.match.path;
-  auto verdict = signer_.verify("/lfs/" + sha256, call.param("X-Expires"),
-                                call.param("X-Signature"), common::unixSecondsNow());
-  if (verdict != UrlSigner::Verdict::kValid) {
-    bool expired = verdict == UrlSigner::Verdict::kExpired;
-    return sendError(call, ApiError{403, expired ? "SignatureExpired" : "SignatureInvalid",
-                                    expired ? "Request has expired"
-                                            : "The request signature is missing or invalid",
-                                    {}});
+  if (!verifyCdnSignature(call, "/lfs/" + sha256)) {
+    return;
   }
   auto size = objects_->size(sha256);
   if (!size) {

@@ -25,7 +25,10 @@
 #include "hf-hubd/repo_store.h"
 #include "hf-hubd/router.h"
 #include "hf-hubd/stats.h"
+#include "hf-hubd/upload_requests.h"
 #include "hf-hubd/url_signer.h"
+#include "hf-hubd/xet_tokens.h"
+#include "hf-hubd/xet_store.h"
 
 namespace hfm::hubd {
 
@@ -38,6 +41,7 @@ struct ServiceOptions {
   std::int64_t cdn_url_ttl_s = 3600;
   std::uint16_t cdn_port = 0;                     // filled in once the CDN listener is bound
   std::uint16_t api_port = 0;
+  bool xet_default = false;  // repositories created through the API are Xet-enabled
 };
 
 // One request being answered. Confined to the thread that serves it.
@@ -58,8 +62,8 @@ struct Call {
 // Thread-safe: every member is either immutable or thread-safe itself.
 class HubService {
  public:
-  HubService(ServiceOptions options, ObjectStore* objects, RepoStore* repos, Auth auth,
-             UrlSigner signer, FaultPlan faults);
+  HubService(ServiceOptions options, ObjectStore* objects, RepoStore* repos, XetStore* xet,
+             Auth auth, UrlSigner signer, FaultPlan faults);
 
   enum class Listener { kApi, kCdn };
   void handle(Listener listener, const httplib::Request& req, httplib::Response& res,
@@ -103,6 +107,7 @@ class HubService {
   void preupload(Call& call);
   void commit(Call& call);
   void lfsBatch(Call& call);
+  void lfsBatchXet(Call& call, const RepoMeta& meta, const LfsBatchRequest& request);
   void lfsVerify(Call& call);
   void lfsUpload(Call& call);
   void lfsPart(Call& call);
@@ -113,6 +118,21 @@ class HubService {
   void serveBlob(Call& call, const std::string& sha256, std::uint64_t size,
                  const std::string& etag);
   std::string cdnUrl(const Call& call, const std::string& sha256) const;
+  // xet_handlers.cpp
+  void xetToken(Call& call);
+  void casReconstruction(Call& call);
+  void casXorb(Call& call);
+  void casShard(Call& call);
+  void casChunk(Call& call);
+  void casFile(Call& call);
+  void cdnXorb(Call& call);
+  std::optional<XetGrant> casGrant(Call& call, bool write);
+  std::string casUrl(const Call& call) const;
+  // Adds the Xet headers of a resolve answer; true when the file is Xet-backed.
+  bool addXetHeaders(Call& call, const FileEntry& file, const std::string& commit);
+  // Links the commit's LFS files to the CAS: existing Xet files by SHA-256, and in a
+  // Xet-enabled repository every other LFS file after it is stored in the CAS.
+  ApiStatus attachXet(const RepoMeta& meta, CommitRequest& request);
 
   // The repository a route names, checked for the caller; errors are already sent.
   std::optional<RepoMeta> repoFor(Call& call, bool write);
@@ -120,10 +140,13 @@ class HubService {
   nlohmann::json entryJson(const TreeIndex::Entry& entry, bool expand,
                            const common::RepoId& repo) const;
   bool verifyUploadSignature(Call& call);
+  // A signed CDN URL for `resource`; answers 403 itself when the signature is bad.
+  bool verifyCdnSignature(Call& call, const std::string& resource);
 
   ServiceOptions options_;
   ObjectStore* objects_;
   RepoStore* repos_;
+  XetStore* xet_;
   Auth auth_;
   UrlSigner signer_;
   FaultPlan faults_;

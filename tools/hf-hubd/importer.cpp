@@ -61,7 +61,7 @@ ApiResult<FileEntry> importFile(const ObjectStore& objects, const std::filesyste
     return internalError(info.error());
   }
   std::string oid = lfs ? common::gitBlobOid(lfsPointer(info->sha256, info->size)) : info->git_oid;
-  return FileEntry{info->sha256, info->size, lfs, oid, {}};
+  return FileEntry{info->sha256, info->size, lfs, oid, {}, {}};
 }
 
 }  // namespace
@@ -79,6 +79,7 @@ ApiResult<ImportResult> importFolder(RepoStore& repos, const common::RepoId& id,
     create.gated = options.is_gated ? "manual" : "";
     create.author = options.author;
     create.initial_commit = false;
+    create.xet_enabled = options.xet != nullptr;
     if (auto created = repos.createRepo(id, create); !created) {
       return common::Unexpected<ApiError>(created.error());
     }
@@ -124,6 +125,13 @@ ApiResult<ImportResult> importFolder(RepoStore& repos, const common::RepoId& id,
     auto entry = importFile(repos.objects(), it->path(), options.lfs_threshold);
     if (!entry) {
       return common::Unexpected<ApiError>(entry.error());
+    }
+    if (options.xet != nullptr && entry->is_lfs) {
+      auto xet_hash = options.xet->ingestBlob(entry->sha256, id.key());
+      if (!xet_hash) {
+        return common::Unexpected<ApiError>(xet_hash.error());
+      }
+      entry->xet_hash = xet_hash->hex();
     }
     ++result.files;
     result.lfs_files += entry->is_lfs ? 1u : 0u;

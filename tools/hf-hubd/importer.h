@@ -12,6 +12,7 @@
 #include "common/repo_id.h"
 #include "hf-hubd/api_error.h"
 #include "hf-hubd/repo_store.h"
+#include "hf-hubd/xet_store.h"
 
 namespace hfm::hubd {
 
@@ -22,6 +23,8 @@ struct ImportOptions {
   std::string message;
   std::string author = "hf-hubd";
   std::uint64_t lfs_threshold = 10ull << 20;
+  // When set, a new repository is Xet-enabled and its LFS files are stored in the CAS.
+  XetStore* xet = nullptr;
 };
 
 struct ImportResult {

@@ -65,6 +65,7 @@ hfm::common::Result<std::string> loadSigningKey(const std::filesystem::path& roo
 struct Stores {
   std::unique_ptr<hfm::hubd::ObjectStore> objects;
   std::unique_ptr<hfm::hubd::RepoStore> repos;
+  std::unique_ptr<hfm::hubd::XetStore> xet;
 };
 
 hfm::common::Result<Stores> openStores(const std::filesystem::path& root) {
@@ -72,12 +73,17 @@ hfm::common::Result<Stores> openStores(const std::filesystem::path& root) {
   if (!objects) {
     return hfm::common::Unexpected<hfm::common::Error>(objects.error());
   }
-  Stores stores{std::make_unique<hfm::hubd::ObjectStore>(std::move(*objects)), nullptr};
+  Stores stores{std::make_unique<hfm::hubd::ObjectStore>(std::move(*objects)), nullptr, nullptr};
   auto repos = hfm::hubd::RepoStore::open(root, stores.objects.get());
   if (!repos) {
     return hfm::common::Unexpected<hfm::common::Error>(repos.error());
   }
   stores.repos = std::move(*repos);
+  auto xet = hfm::hubd::XetStore::open(root, stores.objects.get());
+  if (!xet) {
+    return hfm::common::Unexpected<hfm::common::Error>(xet.error());
+  }
+  stores.xet = std::move(*xet);
   return stores;
 }
 
@@ -96,6 +102,7 @@ struct ServeArgs {
   std::uint64_t lfs_threshold = 10ull << 20;
   std::int64_t cdn_url_ttl = 3600;
   std::size_t workers = 64;
+  bool xet_default = false;
 };
 
 struct ImportArgs {
@@ -107,6 +114,7 @@ struct ImportArgs {
   std::string message;
   std::string source;
   std::uint64_t lfs_threshold = 10ull << 20;
+  bool xet = false;
 };
 
 int fail(const std::string& message) {
@@ -149,7 +157,9 @@ int serve(const ServeArgs& args) {
   options.lfs_multipart_threshold = args.lfs_multipart_threshold;
   options.lfs_threshold = args.lfs_threshold;
   options.cdn_url_ttl_s = args.cdn_url_ttl;
-  HubService service(options, stores->objects.get(), stores->repos.get(), std::move(*auth),
+  options.xet_default = args.xet_default;
+  HubService service(options, stores->objects.get(), stores->repos.get(), stores->xet.get(),
+                     std::move(*auth),
                      UrlSigner(*key, args.cdn_url_ttl), std::move(*faults));
 
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
@@ -213,6 +223,7 @@ int import(const ImportArgs& args) {
   options.branch = args.branch;
   options.message = args.message;
   options.lfs_threshold = args.lfs_threshold;
+  options.xet = args.xet ? stores->xet.get() : nullptr;
   auto result = importFolder(*stores->repos, *id, args.source, options);
   if (!result) {
     return fail("import failed: " + result.error().message);
@@ -257,6 +268,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--workers", serve_args.workers, "Worker threads per listener")
       ->capture_default_str();
+  serve_cmd->add_flag("--xet-default", serve_args.xet_default,
+                      "Repositories created through the API are Xet-enabled, as on the Hub today");
 
   ImportArgs import_args;
   auto* import_cmd =
@@ -271,6 +284,8 @@ int main(int argc, char** argv) {
   import_cmd->add_option("--lfs-threshold", import_args.lfs_threshold,
                          "Files larger than this are LFS, bytes")
       ->capture_default_str();
+  import_cmd->add_flag("--xet", import_args.xet,
+                       "Create the repository Xet-enabled and store its LFS files in the CAS");
   import_cmd->add_option("SRC_DIR", import_args.source, "Folder to import")->required();
 
   CLI11_PARSE(app, argc, argv);

@@ -137,6 +137,7 @@ void HubService::createRepo(Call& call) {
   options.is_private = body->value("private", false) || body->value("visibility", "") == "private";
   options.sdk = body->value("sdk", id.type == common::RepoType::kSpace ? "static" : "");
   options.author = call.who->user;
+  options.xet_enabled = options_.xet_default;
   auto created = repos_->createRepo(id, options);
   if (!created) {
     if (created.error().status == 409) {
@@ -361,6 +362,9 @@ json HubService::entryJson(const TreeIndex::Entry& entry, bool expand,
   if (f.is_lfs) {
     j["lfs"] = {{"oid", f.sha256}, {"size", f.size},
                 {"pointerSize", lfsPointer(f.sha256, f.size).size()}};
+  }
+  if (!f.xet_hash.empty()) {
+    j["xetHash"] = f.xet_hash;
   }
   if (expand) {
     j["lastCommit"] = {{"id", f.last_commit}};

@@ -20,6 +20,7 @@ struct FileEntry {
   bool is_lfs = false;
   std::string oid;          // git blob sha1: of the content, or of the LFS pointer
   std::string last_commit;  // the commit that last changed this path
+  std::string xet_hash;     // the file's Xet hash (text form) when the CAS holds it
   bool operator==(const FileEntry&) const = default;
 };
 
@@ -44,6 +45,7 @@ struct RepoMeta {
   std::string sdk;        // spaces only
   std::chrono::system_clock::time_point created_at;
   std::string default_branch = "main";
+  bool xet_enabled = false;
 };
 
 struct TagRef {

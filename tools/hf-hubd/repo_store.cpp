@@ -53,7 +53,8 @@ json metaToJson(const RepoMeta& m) {
               {"_id", m.object_id},
               {"sdk", m.sdk},
               {"createdAt", common::formatIso8601(m.created_at)},
-              {"defaultBranch", m.default_branch}};
+              {"defaultBranch", m.default_branch},
+              {"xetEnabled", m.xet_enabled}};
 }
 
 std::optional<RepoMeta> metaFromJson(const json& j) {
@@ -70,6 +71,7 @@ std::optional<RepoMeta> metaFromJson(const json& j) {
   m.created_at = common::parseIso8601(j.value("createdAt", "")).value_or(
       std::chrono::system_clock::time_point{});
   m.default_branch = j.value("defaultBranch", "main");
+  m.xet_enabled = j.value("xetEnabled", false);
   return m;
 }
 
@@ -103,7 +105,11 @@ Refs refsFromJson(const json& j) {
 json commitToJson(const Commit& c) {
   json files = json::array();
   for (const auto& [path, f] : c.files) {
-    files.push_back(json::array({path, f.sha256, f.size, f.is_lfs, f.oid, f.last_commit}));
+    json row = json::array({path, f.sha256, f.size, f.is_lfs, f.oid, f.last_commit});
+    if (!f.xet_hash.empty()) {
+      row.push_back(f.xet_hash);
+    }
+    files.push_back(std::move(row));
   }
   return json{{"id", c.id},         {"parents", c.parents}, {"tree", c.tree_oid},
               {"title", c.title},   {"message", c.message}, {"author", c.author},
@@ -124,7 +130,8 @@ Commit commitFromJson(const json& j) {
     c.files.emplace(f.at(0).get<std::string>(),
                     FileEntry{f.at(1).get<std::string>(), f.at(2).get<std::uint64_t>(),
                               f.at(3).get<bool>(), f.at(4).get<std::string>(),
-                              f.at(5).get<std::string>()});
+                              f.at(5).get<std::string>(),
+                              f.size() > 6 ? f.at(6).get<std::string>() : std::string()});
   }
   return c;
 }
@@ -283,6 +290,7 @@ ApiResult<RepoMeta> RepoStore::createRepo(const RepoId& id, const CreateRepoOpti
   repo->meta.is_private = options.is_private;
   repo->meta.gated = options.gated;
   repo->meta.sdk = options.sdk;
+  repo->meta.xet_enabled = options.xet_enabled;
   repo->meta.object_id = newObjectId();
   repo->meta.created_at = std::chrono::system_clock::now();
 
@@ -308,7 +316,7 @@ ApiResult<RepoMeta> RepoStore::createRepo(const RepoId& id, const CreateRepoOpti
     initial.title = "initial commit";
     initial.author = options.author;
     initial.date = repo->meta.created_at;
-    initial.files[".gitattributes"] = FileEntry{blob->sha256, blob->size, false, blob->git_oid, {}};
+    initial.files[".gitattributes"] = FileEntry{blob->sha256, blob->size, false, blob->git_oid, {}, {}};
     auto sha = writeCommit(*repo, std::move(initial));
     if (!sha) {
       return common::Unexpected<ApiError>(sha.error());

@@ -55,6 +55,7 @@ struct CreateRepoOptions {
   std::string sdk;
   std::string author = "hf-hubd";
   bool initial_commit = true;  // the Hub starts a repo with a .gitattributes commit
+  bool xet_enabled = false;    // large files are stored in the CAS and served through Xet
 };
 
 // Thread-safe. Commits to one repository are serialized; reads never wait for a commit's I/O.

@@ -42,7 +42,49 @@ RouteMatch make(Route route, RouteClass cls = RouteClass::kApi) {
 bool is(std::string_view method, std::string_view a) { return method == a; }
 bool isGet(std::string_view method) { return method == "GET" || method == "HEAD"; }
 
+// s = _hubd, cas, v1|v2, ...
+RouteMatch matchCas(std::string_view method, const Segments& s) {
+  RouteMatch m = make(Route::kNotFound, RouteClass::kCas);
+  if (s.size() < 4 || (s[2] != "v1" && s[2] != "v2")) {
+    return m;
+  }
+  m.part = s[2] == "v1" ? 1 : 2;
+  const std::string& what = s[3];
+  auto hashAt = [&](std::size_t i) { return s.size() == i + 1 && common::isHex(s[i], 64); };
+  auto route_if = [&](bool ok, Route r) {
+    m.route = ok ? r : Route::kMethodNotAllowed;
+    return m;
+  };
+  if (what == "reconstructions" && hashAt(4)) {
+    m.path = s[4];
+    return route_if(isGet(method), Route::kCasReconstruction);
+  }
+  if (what == "shards" && s.size() == 4) {
+    return route_if(is(method, "POST"), Route::kCasShard);
+  }
+  if (m.part != 1) {
+    return m;
+  }
+  if (what == "xorbs" && s.size() == 6 && s[4] == "default" && hashAt(5)) {
+    m.path = s[5];
+    return route_if(is(method, "POST") || isGet(method), Route::kCasXorb);
+  }
+  if (what == "chunks" && s.size() == 6 && (s[4] == "default" || s[4] == "default-merkledb") &&
+      hashAt(5)) {
+    m.path = s[5];
+    return route_if(isGet(method), Route::kCasChunk);
+  }
+  if (what == "files" && hashAt(4)) {
+    m.path = s[4];
+    return route_if(isGet(method), Route::kCasFile);
+  }
+  return m;
+}
+
 RouteMatch matchHubd(std::string_view method, const Segments& s) {
+  if (s.size() >= 2 && s[1] == "cas") {
+    return matchCas(method, s);
+  }
   if (s.size() == 2 && s[1] == "stats") {
     return isGet(method) ? make(Route::kStats) : make(Route::kMethodNotAllowed);
   }
@@ -126,6 +168,11 @@ RouteMatch matchRepoApi(std::string_view method, const Segments& s, RepoType typ
   if (action == "preupload" && s.size() > 5) {
     m.revision = rest;
     return route_if(is(method, "POST"), Route::kPreupload);
+  }
+  if ((action == "xet-read-token" || action == "xet-write-token") && s.size() > 5) {
+    m.revision = rest;
+    m.path = action == "xet-read-token" ? "read" : "write";
+    return route_if(isGet(method), Route::kXetToken);
   }
   if (action == "commit" && s.size() > 5) {
     m.revision = rest;
@@ -225,6 +272,11 @@ RouteMatch matchCdnRoute(std::string_view method, const std::vector<std::string>
   RouteMatch m = make(Route::kNotFound, RouteClass::kCdn);
   if (segments.size() == 2 && segments[0] == "lfs" && common::isHex(segments[1], 64)) {
     m.route = isGet(method) ? Route::kCdnBlob : Route::kMethodNotAllowed;
+    m.path = segments[1];
+  }
+  if (segments.size() == 2 && segments[0] == "xorbs" && common::isHex(segments[1], 64)) {
+    m.cls = RouteClass::kCas;
+    m.route = isGet(method) ? Route::kCdnXorb : Route::kMethodNotAllowed;
     m.path = segments[1];
   }
   return m;

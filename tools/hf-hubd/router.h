@@ -43,6 +43,14 @@ enum class Route {
   kLfsPart,      // PUT /_hubd/lfs/{oid}/part/{n}
   kLfsComplete,  // POST /_hubd/lfs/{oid}/complete
   kCdnBlob,      // GET /lfs/{oid} on the CDN listener
+  kXetToken,     // GET /api/{t}s/{ns}/{name}/xet-{read,write}-token/{rev}; path = read|write
+  // The CAS, under /_hubd/cas/v{1,2}/...; path = the hash, part = the API version.
+  kCasReconstruction,  // GET reconstructions/{file}
+  kCasXorb,            // POST|HEAD xorbs/default/{xorb}
+  kCasShard,           // POST shards
+  kCasChunk,           // GET chunks/{default|default-merkledb}/{chunk}
+  kCasFile,            // HEAD|GET files/{file}
+  kCdnXorb,            // GET /xorbs/{xorb} on the CDN listener (signed ranges)
 };
 
 struct RouteMatch {
@@ -52,7 +60,7 @@ struct RouteMatch {
   common::RepoType list_type = common::RepoType::kModel;  // kListRepos
   std::string revision;  // empty when the route names none (repo info: the default branch)
   std::string path;      // repo path, branch/tag name, or LFS oid
-  int part = 0;          // kLfsPart
+  int part = 0;          // kLfsPart; the CAS API version
 };
 
 RouteMatch matchRoute(std::string_view method, const std::vector<std::string>& segments);

@@ -79,7 +79,7 @@ struct CommitParser {
         if (!blob) {
           return fail(500, blob.error().message);
         }
-        op.entry = FileEntry{blob->sha256, blob->size, false, blob->git_oid, {}};
+        op.entry = FileEntry{blob->sha256, blob->size, false, blob->git_oid, {}, {}};
         break;
       }
       case CommitLine::Kind::kLfsFile:
@@ -101,7 +101,7 @@ struct CommitParser {
                                  std::to_string(*stored) + " bytes)");
           }
           op.entry =
-              FileEntry{l.oid, *stored, true, common::gitBlobOid(lfsPointer(l.oid, *stored)), {}};
+              FileEntry{l.oid, *stored, true, common::gitBlobOid(lfsPointer(l.oid, *stored)), {}, {}};
         }
         break;
       case CommitLine::Kind::kDeletedFile:
@@ -243,7 +243,12 @@ ApiResult<LfsBatchRequest> parseLfsBatchRequest(std::string_view text) {
     for (const auto& t : *transfers) {
       request.accepts_multipart =
           request.accepts_multipart || (t.is_string() && t.get_ref<const std::string&>() == "multipart");
+      request.accepts_xet =
+          request.accepts_xet || (t.is_string() && t.get_ref<const std::string&>() == "xet");
     }
+  }
+  if (const json* ref = field(body, "ref"); ref != nullptr && ref->is_object()) {
+    request.ref = stringField(*ref, "name", "").value_or("");
   }
   const json* objects = field(body, "objects");
   if (objects == nullptr || !objects->is_array()) {
@@ -395,6 +400,9 @@ void HubService::commit(Call& call) {
   parser.request.revision = call.match.revision;
   parser.request.author = call.who->user;
   parser.request.create_pr = call.flag("create_pr");
+  if (auto st = attachXet(*meta, parser.request); !st) {
+    return sendError(call, st.error());
+  }
   auto result = repos_->applyCommit(meta->id, parser.request);
   if (!result) {
     return sendError(call, result.error());
@@ -427,6 +435,9 @@ void HubService::lfsBatch(Call& call) {
     if (auto st = auth_.checkDownload(call.who, *meta); !st) {
       return sendError(call, st.error());
     }
+  }
+  if (request->is_upload && request->accepts_xet && meta->xet_enabled) {
+    return lfsBatchXet(call, *meta, *request);
   }
   bool multipart = request->accepts_multipart;
   std::string base = baseUrl(call);

@@ -44,6 +44,8 @@ struct LfsBatchObject {
 struct LfsBatchRequest {
   bool is_upload = false;  // else a download
   bool accepts_multipart = false;
+  bool accepts_xet = false;
+  std::string ref;  // the branch named in "ref", "" when absent
   std::vector<LfsBatchObject> objects;  // invalid ones are answered with a per-object error
 };
 

@@ -17,9 +17,15 @@ std::string UrlSigner::signQuery(std::string_view resource) const {
   return signQuery(resource, common::unixSecondsNow());
 }
 
-std::string UrlSigner::signQuery(std::string_view resource, std::int64_t now) const {
+UrlSigner::Signature UrlSigner::sign(std::string_view resource, std::int64_t now) const {
   std::string expires = std::to_string(now + ttl_);
-  return "X-Expires=" + expires + "&X-Signature=" + signature(resource, expires);
+  std::string value = signature(resource, expires);
+  return {std::move(expires), std::move(value)};
+}
+
+std::string UrlSigner::signQuery(std::string_view resource, std::int64_t now) const {
+  Signature s = sign(resource, now);
+  return "X-Expires=" + s.expires + "&X-Signature=" + s.value;
 }
 
 UrlSigner::Verdict UrlSigner::verify(std::string_view resource, std::string_view expires,

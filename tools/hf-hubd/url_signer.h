@@ -16,6 +16,11 @@ class UrlSigner {
  public:
   UrlSigner(std::string key, std::int64_t ttl_seconds) : key_(std::move(key)), ttl_(ttl_seconds) {}
 
+  struct Signature {
+    std::string expires;  // unix seconds
+    std::string value;    // hex
+  };
+  Signature sign(std::string_view resource, std::int64_t now) const;
   // "X-Expires=<unix>&X-Signature=<hex>" for `resource` (a path plus any bound parameters).
   std::string signQuery(std::string_view resource) const;
   std::string signQuery(std::string_view resource, std::int64_t now) const;

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Start hf-hubd on ephemeral ports, run the @huggingface/hub integration test against it, stop it.
 #
-#   usage: run.sh [path/to/hf-hubd]     (default: <repo>/build/bin/hf-hubd)
+#   usage: run.sh [path/to/hf-hubd [TEST_FILE [SERVE_ARG...]]]
+#          (defaults: <repo>/build/bin/hf-hubd, hubjs.test.mjs, no extra serve arguments)
 #
 # The exit code is node's. The server is stopped by PID and its temp root removed on exit.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HUBD="${1:-$HERE/../../../build/bin/hf-hubd}"
+TEST_FILE="${2:-hubjs.test.mjs}"
+EXTRA_SERVE_ARGS=("${@:3}")
 if [[ "$HUBD" != /* ]]; then
   HUBD="$(pwd)/$HUBD"
 fi
@@ -50,7 +53,7 @@ fi
   --listen 127.0.0.1:0 --cdn-listen 127.0.0.1:0 \
   --token "$WRITE_TOKEN=alice:write" --token "$READ_TOKEN=bob:read" \
   --tree-page-size "$TREE_PAGE_SIZE" --lfs-part-size "$LFS_PART_SIZE" \
-  --lfs-multipart-threshold $((2 * LFS_PART_SIZE)) \
+  --lfs-multipart-threshold $((2 * LFS_PART_SIZE)) "${EXTRA_SERVE_ARGS[@]}" \
   >"$WORK/stdout" 2>"$WORK/stderr" &
 pid=$!
 
@@ -87,7 +90,7 @@ export HUBD_TREE_PAGE_SIZE="$TREE_PAGE_SIZE"
 export HUBD_LFS_PART_SIZE="$LFS_PART_SIZE"
 
 set +e
-(cd "$HERE" && node --test hubjs.test.mjs)
+(cd "$HERE" && node --test "$TEST_FILE")
 rc=$?
 set -e
 if [[ $rc -ne 0 ]]; then

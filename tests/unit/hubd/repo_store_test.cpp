@@ -7,6 +7,7 @@
 #include <random>
 
 #include "common/hash.h"
+#include "tests/support/temp_dir.h"
 
 namespace hfm::hubd {
 namespace {
@@ -14,22 +15,7 @@ namespace {
 using common::RepoId;
 using common::RepoType;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("hfm-test-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using hfm::testing::TempDir;
 
 class RepoStoreTest : public ::testing::Test {
  protected:
@@ -47,7 +33,7 @@ class RepoStoreTest : public ::testing::Test {
     auto blob = objects_->put(content);
     EXPECT_TRUE(blob);
     return CommitOperation{CommitOperation::Kind::kAddFile, path,
-                           FileEntry{blob->sha256, blob->size, false, blob->git_oid, {}}};
+                           FileEntry{blob->sha256, blob->size, false, blob->git_oid, {}, {}}};
   }
 
   CommitRequest request(std::vector<CommitOperation> ops, std::string rev = "main") {

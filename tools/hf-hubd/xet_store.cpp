@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "hf-hubd/xet_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <sstream>
+
+#include "common/file_util.h"
+#include "xet/chunker.h"
+#include "xet/hashing.h"
+
+namespace hfm::hubd {
+
+namespace fs = std::filesystem;
+using xet::MerkleHash;
+using xet::XorbChunk;
+
+namespace {
+
+constexpr std::size_t kIdxRecord = MerkleHash::kSize + 12;
+constexpr std::size_t kChunkTableCacheLimit = 4096;
+constexpr std::size_t kIngestPiece = 8u << 20;
+
+void putU32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+std::uint32_t getU32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
+  return v;
+}
+
+std::string encodeChunkTable(const std::vector<XorbChunk>& chunks) {
+  std::string out;
+  out.reserve(chunks.size() * kIdxRecord);
+  for (const XorbChunk& c : chunks) {
+    out.append(reinterpret_cast<const char*>(c.hash.bytes.data()), MerkleHash::kSize);
+    putU32(out, c.uncompressed_offset);
+    putU32(out, c.uncompressed_size);
+    putU32(out, c.serialized_end);
+  }
+  return out;
+}
+
+std::optional<std::vector<XorbChunk>> decodeChunkTable(const std::string& bytes) {
+  if (bytes.empty() || bytes.size() % kIdxRecord != 0) return std::nullopt;
+  std::vector<XorbChunk> chunks(bytes.size() / kIdxRecord);
+  const char* p = bytes.data();
+  for (XorbChunk& c : chunks) {
+    std::memcpy(c.hash.bytes.data(), p, MerkleHash::kSize);
+    c.uncompressed_offset = getU32(p + 32);
+    c.uncompressed_size = getU32(p + 36);
+    c.serialized_end = getU32(p + 40);
+    p += kIdxRecord;
+  }
+  return chunks;
+}
+
+std::span<const std::uint8_t> asBytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+std::string_view asChars(std::span<const std::uint8_t> s) {
+  return {reinterpret_cast<const char*>(s.data()), s.size()};
+}
+
+std::uint64_t serializedStart(const std::vector<XorbChunk>& table, std::uint32_t chunk) {
+  return chunk == 0 ? 0 : table[chunk - 1].serialized_end;
+}
+
+// Reads the serialized bytes of chunks [start, end) of a xorb file.
+common::Result<std::vector<std::uint8_t>> readChunkRange(const fs::path& path,
+                                                        const std::vector<XorbChunk>& table,
+                                                        std::uint32_t start, std::uint32_t end) {
+  auto fd = common::openFile(path, O_RDONLY);
+  if (!fd) return common::Unexpected<common::Error>(fd.error());
+  std::uint64_t first = serializedStart(table, start);
+  std::uint64_t last = table[end - 1].serialized_end;
+  std::vector<std::uint8_t> buf(static_cast<std::size_t>(last - first));
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    ssize_t n = ::pread(fd->get(), buf.data() + done, buf.size() - done,
+                        static_cast<off_t>(first + done));
+    if (n <= 0) {
+      return common::makeError(common::ErrorKind::kIo, "short read of xorb " + path.string());
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return buf;
+}
+
+}  // namespace
+
+common::Result<std::unique_ptr<XetStore>> XetStore::open(const fs::path& root,
+                                                         const ObjectStore* objects) {
+  fs::path dir = root / "xet";
+  for (const char* kind : {"xorbs", "files", "sha256", "chunks"}) {
+    if (auto st = common::makeDirs(dir / kind); !st) {
+      return common::Unexpected<common::Error>(st.error());
+    }
+  }
+  return std::unique_ptr<XetStore>(new XetStore(dir, objects));
+}
+
+fs::path XetStore::pathOf(std::string_view kind, const std::string& hex) const {
+  return dir_ / kind / hex.substr(0, 2) / hex;
+}
+
+fs::path XetStore::xorbPath(const MerkleHash& hash) const { return pathOf("xorbs", hash.hex()); }
+
+std::optional<std::uint64_t> XetStore::xorbSize(const MerkleHash& hash) const {
+  std::error_code ec;
+  auto size = fs::file_size(xorbPath(hash), ec);
+  if (ec) return std::nullopt;
+  return size;
+}
+
+ApiStatus XetStore::storeXorb(const MerkleHash& hash, std::string_view bytes,
+                              const std::vector<XorbChunk>& chunks) {
+  fs::path path = xorbPath(hash);
+  if (auto st = common::makeDirs(path.parent_path()); !st) return internalError(st.error());
+  // The table first: a xorb is visible once its data file exists.
+  fs::path idx = path;
+  idx += ".idx";
+  if (auto st = common::writeFileAtomic(idx, encodeChunkTable(chunks)); !st) {
+    return internalError(st.error());
+  }
+  if (auto st = common::writeFileAtomic(path, bytes); !st) return internalError(st.error());
+  return {};
+}
+
+ApiResult<bool> XetStore::putXorb(const MerkleHash& hash, std::string_view body) {
+  if (body.size() > xet::kMaxXorbBytes) {
+    return apiError(400, "BadRequest", "xorb is larger than 64 MiB");
+  }
+  if (xorbSize(hash)) {
+    return false;
+  }
+  auto index = xet::indexXorb(asBytes(body));
+  if (!index) {
+    return badRequest("invalid xorb: " + index.error().message);
+  }
+  if (index->hash != hash) {
+    return badRequest("xorb body hashes to " + index->hash.hex() + ", not " + hash.hex());
+  }
+  if (auto st = storeXorb(hash, body, index->chunks); !st) {
+    return common::Unexpected<ApiError>(st.error());
+  }
+  return true;
+}
+
+ApiResult<std::shared_ptr<const std::vector<XorbChunk>>> XetStore::xorbChunks(
+    const MerkleHash& hash) const {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = chunk_tables_.find(hash); it != chunk_tables_.end()) return it->second;
+  }
+  fs::path idx = xorbPath(hash);
+  idx += ".idx";
+  if (!xorbSize(hash)) {
+    return apiError(404, "NotFound", "xorb " + hash.hex() + " does not exist");
+  }
+  auto bytes = common::readFile(idx);
+  if (!bytes) return internalError(bytes.error());
+  auto table = decodeChunkTable(*bytes);
+  if (!table) return apiError(500, "InternalError", "damaged chunk table " + idx.string());
+  auto shared = std::make_shared<const std::vector<XorbChunk>>(std::move(*table));
+  std::lock_guard lock(mu_);
+  if (chunk_tables_.size() >= kChunkTableCacheLimit) chunk_tables_.clear();
+  chunk_tables_.emplace(hash, shared);
+  return shared;
+}
+
+ApiStatus XetStore::checkFile(const xet::ShardFile& file) const {
+  const std::string name = file.file_hash.hex();
+  if (!file.sha256) {
+    return badRequest("file " + name + " has no SHA-256 metadata (required for git repositories)");
+  }
+  if (file.verification.size() != file.terms.size()) {
+    return badRequest("file " + name + " lacks verification entries");
+  }
+  std::vector<xet::ChunkLeaf> leaves;
+  for (std::size_t i = 0; i < file.terms.size(); ++i) {
+    const xet::FileTerm& term = file.terms[i];
+    auto table = xorbChunks(term.xorb_hash);
+    if (!table) {
+      return badRequest("file " + name + " references xorb " + term.xorb_hash.hex() +
+                        ", which was not uploaded");
+    }
+    const auto& chunks = **table;
+    if (term.chunk_start >= term.chunk_end || term.chunk_end > chunks.size()) {
+      return badRequest("file " + name + ": term " + std::to_string(i) +
+                        " has an invalid chunk range");
+    }
+    std::uint64_t bytes = 0;
+    std::vector<MerkleHash> hashes;
+    for (std::uint32_t c = term.chunk_start; c < term.chunk_end; ++c) {
+      bytes += chunks[c].uncompressed_size;
+      hashes.push_back(chunks[c].hash);
+      leaves.push_back({chunks[c].hash, chunks[c].uncompressed_size});
+    }
+    if (bytes != term.unpacked_bytes) {
+      return badRequest("file " + name + ": term " + std::to_string(i) +
+                        " declares the wrong unpacked size");
+    }
+    if (xet::rangeHash(hashes) != file.verification[i]) {
+      return badRequest("file " + name + ": verification hash of term " + std::to_string(i) +
+                        " does not match");
+    }
+  }
+  if (xet::fileHash(leaves) != file.file_hash) {
+    return badRequest("file " + name + ": its chunks hash to " + xet::fileHash(leaves).hex());
+  }
+  return {};
+}
+
+// Rebuilds the file from its xorbs into the object store; the bytes must hash to its SHA-256.
+ApiStatus XetStore::materialize(const xet::ShardFile& file) {
+  auto writer = objects_->create(std::nullopt, false);
+  if (!writer) return internalError(writer.error());
+  std::vector<std::uint8_t> chunk;
+  for (const xet::FileTerm& term : file.terms) {
+    auto table = xorbChunks(term.xorb_hash);
+    if (!table) return common::Unexpected<ApiError>(table.error());
+    auto bytes = readChunkRange(xorbPath(term.xorb_hash), **table, term.chunk_start, term.chunk_end);
+    if (!bytes) return internalError(bytes.error());
+    xet::ChunkReader reader(*bytes);
+    while (true) {
+      auto more = reader.next(chunk);
+      if (!more) return apiError(500, "InternalError", "stored xorb damaged: " + more.error().message);
+      if (!*more) break;
+      if (auto st = writer->write(asChars(chunk)); !st) return internalError(st.error());
+    }
+  }
+  std::string sha = file.sha256->hex();
+  auto done = writer->finish(sha);
+  if (!done) {
+    return badRequest("file " + file.file_hash.hex() + ": its bytes do not hash to SHA-256 " + sha);
+  }
+  return {};
+}
+
+ApiStatus XetStore::storeFile(const xet::ShardFile& file, const std::string& repo_key) {
+  const std::string hex = file.file_hash.hex();
+  fs::path path = pathOf("files", hex);
+  fs::path sha_path = pathOf("sha256", file.sha256->hex());
+  for (const fs::path& p : {path, sha_path}) {
+    if (auto st = common::makeDirs(p.parent_path()); !st) return internalError(st.error());
+  }
+  xet::Shard one;
+  one.files.push_back(file);
+  auto bytes = xet::serializeShard(one, false);
+  if (auto st = grant(file.file_hash, repo_key); !st) return st;
+  if (auto st = common::writeFileAtomic(sha_path, hex); !st) return internalError(st.error());
+  if (auto st = common::writeFileAtomic(path, asChars(bytes)); !st) return internalError(st.error());
+  return {};
+}
+
+ApiStatus XetStore::indexChunk(const MerkleHash& chunk, const MerkleHash& xorb) {
+  fs::path path = pathOf("chunks", chunk.hex());
+  if (fs::exists(path)) return {};
+  if (auto st = common::makeDirs(path.parent_path()); !st) return internalError(st.error());
+  if (auto st = common::writeFileAtomic(path, xorb.hex()); !st) return internalError(st.error());
+  return {};
+}
+
+ApiResult<int> XetStore::registerShard(std::span<const std::uint8_t> body,
+                                       const std::string& repo_key) {
+  auto shard = xet::parseShard(body);
+  if (!shard) return badRequest("invalid shard: " + shard.error().message);
+  for (const xet::ShardXorb& x : shard->xorbs) {
+    auto table = xorbChunks(x.xorb_hash);
+    if (!table) {
+      return badRequest("shard lists xorb " + x.xorb_hash.hex() + ", which was not uploaded");
+    }
+    const auto& chunks = **table;
+    bool same = chunks.size() == x.chunks.size();
+    for (std::size_t i = 0; same && i < chunks.size(); ++i) {
+      same = chunks[i].hash == x.chunks[i].chunk_hash &&
+             chunks[i].uncompressed_size == x.chunks[i].uncompressed_size &&
+             chunks[i].uncompressed_offset == x.chunks[i].uncompressed_offset;
+    }
+    if (!same) return badRequest("shard's chunk list of xorb " + x.xorb_hash.hex() + " is wrong");
+  }
+  for (const xet::ShardFile& f : shard->files) {
+    if (auto st = checkFile(f); !st) return common::Unexpected<ApiError>(st.error());
+  }
+  int result = 0;
+  for (const xet::ShardFile& f : shard->files) {
+    if (file(f.file_hash)) {
+      if (auto st = grant(f.file_hash, repo_key); !st) return common::Unexpected<ApiError>(st.error());
+      continue;
+    }
+    if (auto st = materialize(f); !st) return common::Unexpected<ApiError>(st.error());
+    if (auto st = storeFile(f, repo_key); !st) return common::Unexpected<ApiError>(st.error());
+    auto first = xorbChunks(f.terms.front().xorb_hash);
+    if (first) (void)indexChunk((**first)[f.terms.front().chunk_start].hash, f.terms.front().xorb_hash);
+    result = 1;
+  }
+  for (const xet::ShardXorb& x : shard->xorbs) {
+    for (const xet::ShardXorbChunk& c : x.chunks) {
+      if (xet::isGlobalDedupCandidate(c.chunk_hash) || (c.flags & 0x80000000u) != 0) {
+        (void)indexChunk(c.chunk_hash, x.xorb_hash);
+      }
+    }
+  }
+  return result;
+}
+
+std::optional<XetFile> XetStore::file(const MerkleHash& hash) const {
+  auto bytes = common::readFile(pathOf("files", hash.hex()));
+  if (!bytes) return std::nullopt;
+  auto shard = xet::parseShard(asBytes(*bytes));
+  if (!shard || shard->files.size() != 1 || !shard->files[0].sha256) return std::nullopt;
+  XetFile out;
+  out.hash = hash;
+  out.sha256 = shard->files[0].sha256->hex();
+  out.terms = std::move(shard->files[0].terms);
+  for (const auto& t : out.terms) out.size += t.unpacked_bytes;
+  return out;
+}
+
+std::optional<MerkleHash> XetStore::fileBySha256(const std::string& sha256) const {
+  auto hex = common::readFile(pathOf("sha256", sha256));
+  if (!hex) return std::nullopt;
+  return MerkleHash::fromHex(*hex);
+}
+
+bool XetStore::readableBy(const MerkleHash& hash, const std::string& repo_key) const {
+  fs::path path = pathOf("files", hash.hex());
+  path += ".repos";
+  std::lock_guard lock(mu_);
+  auto text = common::readFile(path);
+  if (!text) return false;
+  std::istringstream lines(*text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line == repo_key) return true;
+  }
+  return false;
+}
+
+ApiStatus XetStore::grant(const MerkleHash& hash, const std::string& repo_key) {
+  fs::path path = pathOf("files", hash.hex());
+  path += ".repos";
+  if (auto st = common::makeDirs(path.parent_path()); !st) return internalError(st.error());
+  std::lock_guard lock(mu_);
+  std::string text = common::readFile(path).value_or(std::string());
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line == repo_key) return {};
+  }
+  text += repo_key + "\n";
+  if (auto st = common::writeFileAtomic(path, text); !st) return internalError(st.error());
+  return {};
+}
+
+ApiResult<MerkleHash> XetStore::ingestBlob(const std::string& sha256, const std::string& repo_key) {
+  if (auto known = fileBySha256(sha256)) {
+    if (auto st = grant(*known, repo_key); !st) return common::Unexpected<ApiError>(st.error());
+    return *known;
+  }
+  auto fd = objects_->openBlob(sha256);
+  if (!fd) return internalError(fd.error());
+  // Terms name their xorb by position until the xorb is sealed and its hash is known.
+  struct PendingTerm {
+    std::size_t xorb = 0;
+    std::uint32_t start = 0, end = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::vector<PendingTerm> terms;
+  std::vector<MerkleHash> xorb_hashes;
+  std::vector<xet::ChunkLeaf> leaves;
+  xet::XorbBuilder builder;
+  // Chunks for the dedup index, with the position of their xorb.
+  std::vector<MerkleHash> candidates;
+  std::vector<std::size_t> candidate_xorbs;
+  auto seal = [&]() -> ApiStatus {
+    if (builder.empty()) return {};
+    MerkleHash h = builder.hash();
+    if (!xorbSize(h)) {
+      if (auto st = storeXorb(h, asChars(builder.bytes()), builder.chunks()); !st) return st;
+    }
+    xorb_hashes.push_back(h);
+    builder = xet::XorbBuilder();
+    return {};
+  };
+  auto addChunk = [&](std::span<const std::uint8_t> chunk) -> ApiStatus {
+    if (!builder.fits(chunk.size())) {
+      if (auto st = seal(); !st) return st;
+    }
+    MerkleHash h = xet::chunkHash(chunk);
+    leaves.push_back({h, chunk.size()});
+    std::size_t xorb = xorb_hashes.size();
+    auto index = static_cast<std::uint32_t>(builder.chunks().size());
+    builder.add(h, chunk);
+    if (terms.empty() || terms.back().xorb != xorb) terms.push_back({xorb, index, index, 0});
+    terms.back().end = index + 1;
+    terms.back().bytes += chunk.size();
+    if (leaves.size() == 1 || xet::isGlobalDedupCandidate(h)) {
+      candidates.push_back(h);
+      candidate_xorbs.push_back(xorb);
+    }
+    return {};
+  };
+  xet::Chunker chunker;
+  std::vector<std::uint8_t> piece(kIngestPiece);
+  std::vector<std::uint8_t> current;
+  while (true) {
+    ssize_t n = ::read(fd->get(), piece.data(), piece.size());
+    if (n < 0) return apiError(500, "InternalError", "cannot read blob " + sha256);
+    if (n == 0) break;
+    std::span<const std::uint8_t> rest(piece.data(), static_cast<std::size_t>(n));
+    while (!rest.empty()) {
+      auto cut = chunker.next(rest);
+      std::size_t take = cut.value_or(rest.size());
+      current.insert(current.end(), rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(take));
+      rest = rest.subspan(take);
+      if (cut) {
+        if (auto st = addChunk(current); !st) return common::Unexpected<ApiError>(st.error());
+        current.clear();
+      }
+    }
+  }
+  if (!current.empty()) {
+    if (auto st = addChunk(current); !st) return common::Unexpected<ApiError>(st.error());
+  }
+  if (auto st = seal(); !st) return common::Unexpected<ApiError>(st.error());
+
+  xet::ShardFile file;
+  file.file_hash = xet::fileHash(leaves);
+  file.sha256 = MerkleHash::fromHex(sha256);
+  std::size_t leaf = 0;
+  for (const PendingTerm& t : terms) {
+    file.terms.push_back({xorb_hashes[t.xorb], static_cast<std::uint32_t>(t.bytes), t.start, t.end});
+    std::vector<MerkleHash> hashes;
+    for (std::uint32_t c = t.start; c < t.end; ++c) hashes.push_back(leaves[leaf++].hash);
+    file.verification.push_back(xet::rangeHash(hashes));
+  }
+  if (!file.sha256) return badRequest("not a sha256: " + sha256);
+  if (this->file(file.file_hash)) {
+    if (auto st = grant(file.file_hash, repo_key); !st) return common::Unexpected<ApiError>(st.error());
+  } else if (auto st = storeFile(file, repo_key); !st) {
+    return common::Unexpected<ApiError>(st.error());
+  }
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    (void)indexChunk(candidates[i], xorb_hashes[candidate_xorbs[i]]);
+  }
+  return file.file_hash;
+}
+
+ApiResult<Reconstruction> XetStore::reconstruct(
+    const XetFile& file, std::optional<std::pair<std::uint64_t, std::uint64_t>> range) const {
+  Reconstruction out;
+  if (file.size == 0) {
+    if (range && range->first > 0) {
+      return apiError(416, "RangeNotSatisfiable", "range starts past the end of the file");
+    }
+    return out;
+  }
+  std::uint64_t first = range ? range->first : 0;
+  std::uint64_t last = range ? std::min(range->second, file.size - 1) : file.size - 1;
+  if (first >= file.size || last < first) {
+    return apiError(416, "RangeNotSatisfiable", "range starts past the end of the file");
+  }
+  std::map<MerkleHash, std::vector<std::pair<std::uint32_t, std::uint32_t>>> spans;
+  std::uint64_t term_pos = 0;
+  bool started = false;
+  for (const xet::FileTerm& term : file.terms) {
+    std::uint64_t term_end = term_pos + term.unpacked_bytes;
+    if (term_end <= first || term_pos > last) {
+      term_pos = term_end;
+      continue;
+    }
+    auto table = xorbChunks(term.xorb_hash);
+    if (!table) return common::Unexpected<ApiError>(table.error());
+    std::uint64_t pos = term_pos;
+    xet::FileTerm clipped{term.xorb_hash, 0, 0, 0};
+    bool any = false;
+    for (std::uint32_t c = term.chunk_start; c < term.chunk_end && pos <= last; ++c) {
+      std::uint64_t size = (**table)[c].uncompressed_size;
+      if (pos + size > first) {
+        if (!started) {
+          out.offset_into_first_range = first - pos;
+          started = true;
+        }
+        if (!any) clipped.chunk_start = c;
+        any = true;
+        clipped.chunk_end = c + 1;
+        clipped.unpacked_bytes += static_cast<std::uint32_t>(size);
+      }
+      pos += size;
+    }
+    if (any) {
+      out.terms.push_back(clipped);
+      spans[term.xorb_hash].emplace_back(clipped.chunk_start, clipped.chunk_end);
+    }
+    term_pos = term_end;
+  }
+  for (auto& [xorb, list] : spans) {
+    auto table = xorbChunks(xorb);
+    if (!table) return common::Unexpected<ApiError>(table.error());
+    std::sort(list.begin(), list.end());
+    std::vector<XorbFetch>& fetches = out.fetches[xorb];
+    for (const auto& [s, e] : list) {
+      if (!fetches.empty() && s <= fetches.back().chunk_end) {
+        fetches.back().chunk_end = std::max(fetches.back().chunk_end, e);
+      } else {
+        fetches.push_back({s, e, 0, 0});
+      }
+    }
+    for (XorbFetch& f : fetches) {
+      f.byte_first = serializedStart(**table, f.chunk_start);
+      f.byte_last = (**table)[f.chunk_end - 1].serialized_end - 1;
+    }
+  }
+  return out;
+}
+
+std::optional<std::vector<std::uint8_t>> XetStore::dedupShard(const MerkleHash& chunk,
+                                                              std::int64_t now,
+                                                              std::int64_t ttl_seconds) const {
+  auto xorb_hex = common::readFile(pathOf("chunks", chunk.hex()));
+  if (!xorb_hex) return std::nullopt;
+  auto xorb = MerkleHash::fromHex(*xorb_hex);
+  if (!xorb) return std::nullopt;
+  auto table = xorbChunks(*xorb);
+  auto size = xorbSize(*xorb);
+  if (!table || !size) return std::nullopt;
+  xet::Shard shard;
+  std::random_device rd;
+  for (auto& b : shard.hmac_key.bytes) b = static_cast<std::uint8_t>(rd());
+  shard.creation_time = static_cast<std::uint64_t>(now);
+  shard.key_expiry = static_cast<std::uint64_t>(now + ttl_seconds);
+  xet::ShardXorb x;
+  x.xorb_hash = *xorb;
+  x.serialized_bytes = static_cast<std::uint32_t>(*size);
+  for (const XorbChunk& c : **table) {
+    x.chunks.push_back({xet::keyedChunkHash(shard.hmac_key, c.hash), c.uncompressed_offset,
+                        c.uncompressed_size, 0});
+    x.uncompressed_bytes += c.uncompressed_size;
+  }
+  shard.xorbs.push_back(std::move(x));
+  return xet::serializeShard(shard, true);
+}
+
+}  // namespace hfm::hubd
