@@ -382,6 +382,20 @@ TEST(XorbChunkTest, DecodesFramesOfTheLz4Cli) {
   EXPECT_EQ(linked[5], 0x70);
 }
 
+TEST(XorbChunkTest, RejectsAFrameWhoseChecksumFails) {
+  // The CLI frame carries a content checksum (its last 4 bytes); a flipped data byte that still
+  // decodes to the right size is caught by it.
+  Bytes frame = bytesFromHex(kCliTextFrame);
+  const auto size = static_cast<std::uint32_t>(textFrameInput().size());
+  ASSERT_EQ(frame.size(), 548u);
+  Bytes bad_sum = frame;
+  bad_sum[547] ^= 1;
+  expectCorrupt(chunkOf(bad_sum, CompressionScheme::kLz4, size), "checksum byte");
+  Bytes bad_literal = frame;
+  bad_literal[20] ^= 1;  // a literal of the first line
+  expectCorrupt(chunkOf(bad_literal, CompressionScheme::kLz4, size), "literal byte");
+}
+
 // --- hostile input ---
 
 TEST(XorbChunkTest, RejectsBadHeaders) {
