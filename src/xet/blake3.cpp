@@ -36,11 +36,22 @@ State compressPortable(const Blake3Cv& cv, const std::uint8_t* block, std::uint8
   for (std::size_t i = 0; i < 16; ++i) {
     m[i] = loadLe32(block + 4 * i);
   }
-  State v = {cv[0],        cv[1],        cv[2],        cv[3],
-             cv[4],        cv[5],        cv[6],        cv[7],
-             kBlake3Iv[0], kBlake3Iv[1], kBlake3Iv[2], kBlake3Iv[3],
-             static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32),
-             block_len,    flags};
+  State v = {cv[0],
+             cv[1],
+             cv[2],
+             cv[3],
+             cv[4],
+             cv[5],
+             cv[6],
+             cv[7],
+             kBlake3Iv[0],
+             kBlake3Iv[1],
+             kBlake3Iv[2],
+             kBlake3Iv[3],
+             static_cast<std::uint32_t>(counter),
+             static_cast<std::uint32_t>(counter >> 32),
+             block_len,
+             flags};
   for (const auto& s : kBlake3Schedule) {
     // Columns, then diagonals.
     mixG(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
@@ -270,8 +281,8 @@ void Blake3::finishChunk() {
 std::span<const std::uint8_t> Blake3::hashWholeChunks(std::span<const std::uint8_t> data) {
   const std::size_t n = std::min(data.size() / kBlake3ChunkLen, kMaxBatchChunks);
   std::array<std::uint8_t, kMaxBatchChunks * kBlake3CvLen> cvs;
-  ops_->hash_many(data.data(), n, detail::kBlake3BlocksPerChunk, key_words_, chunk_counter_,
-                  true, flags_, detail::kFlagChunkStart, detail::kFlagChunkEnd, cvs.data());
+  ops_->hash_many(data.data(), n, detail::kBlake3BlocksPerChunk, key_words_, chunk_counter_, true,
+                  flags_, detail::kFlagChunkStart, detail::kFlagChunkEnd, cvs.data());
   pushRun(cvs.data(), n);
   return data.subspan(n * kBlake3ChunkLen);
 }
@@ -357,8 +368,8 @@ Blake3::Cv Blake3::parentCv(const Cv& left, const Cv& right) const {
 }
 
 Blake3::Node Blake3::parentNode(const Cv& left, const Cv& right) const {
-  Node node{key_words_, {}, kBlake3BlockLen, 0,
-            static_cast<std::uint8_t>(flags_ | detail::kFlagParent)};
+  Node node{
+      key_words_, {}, kBlake3BlockLen, 0, static_cast<std::uint8_t>(flags_ | detail::kFlagParent)};
   detail::storeCv(node.block.data(), left);
   detail::storeCv(node.block.data() + kBlake3CvLen, right);
   return node;
@@ -388,8 +399,7 @@ void Blake3::finalize(std::span<std::uint8_t> out) const {
   std::array<std::uint8_t, kBlake3BlockLen> out_block{};
   for (std::uint64_t index = 0; !out.empty(); ++index) {
     ops_->compress_xof(node.cv, node.block.data(), node.block_len, index,
-                       static_cast<std::uint8_t>(node.flags | detail::kFlagRoot),
-                       out_block.data());
+                       static_cast<std::uint8_t>(node.flags | detail::kFlagRoot), out_block.data());
     const std::size_t n = std::min(out.size(), out_block.size());
     std::memcpy(out.data(), out_block.data(), n);
     out = out.subspan(n);

@@ -22,8 +22,8 @@ inline __m256i xorv(__m256i a, __m256i b) { return _mm256_xor_si256(a, b); }
 // pattern is the SSE one twice.
 inline __m256i rotr16(__m256i x) {
   return _mm256_shuffle_epi8(
-      x, _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9,
-                         8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2));
+      x, _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9, 8,
+                         11, 10, 5, 4, 7, 6, 1, 0, 3, 2));
 }
 inline __m256i rotr8(__m256i x) {
   return _mm256_shuffle_epi8(
@@ -150,10 +150,10 @@ void hash8(const std::uint8_t* inputs, std::size_t blocks, const Blake3Cv& key,
   }
 }
 
-void hashManyAvx2(const std::uint8_t* inputs, std::size_t num_inputs,
-                  std::size_t blocks_per_input, const Blake3Cv& key, std::uint64_t counter,
-                  bool increment_counter, std::uint8_t flags, std::uint8_t flags_start,
-                  std::uint8_t flags_end, std::uint8_t* out) {
+void hashManyAvx2(const std::uint8_t* inputs, std::size_t num_inputs, std::size_t blocks_per_input,
+                  const Blake3Cv& key, std::uint64_t counter, bool increment_counter,
+                  std::uint8_t flags, std::uint8_t flags_start, std::uint8_t flags_end,
+                  std::uint8_t* out) {
   const std::size_t input_len = blocks_per_input * kBlake3BlockLen;
   std::size_t i = 0;
   for (; i + kLanes <= num_inputs; i += kLanes) {
@@ -162,8 +162,8 @@ void hashManyAvx2(const std::uint8_t* inputs, std::size_t num_inputs,
   }
   if (i < num_inputs) {
     blake3Sse41Ops().hash_many(inputs + i * input_len, num_inputs - i, blocks_per_input, key,
-                               increment_counter ? counter + i : counter, increment_counter,
-                               flags, flags_start, flags_end, out + i * kBlake3CvLen);
+                               increment_counter ? counter + i : counter, increment_counter, flags,
+                               flags_start, flags_end, out + i * kBlake3CvLen);
   }
 }
 

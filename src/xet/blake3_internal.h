@@ -25,9 +25,9 @@ inline constexpr std::uint8_t kFlagRoot = 8;
 inline constexpr std::uint8_t kFlagKeyedHash = 16;
 
 // The SHA-256 initial hash values, which BLAKE3 reuses as its IV.
-inline constexpr std::array<std::uint32_t, 8> kBlake3Iv = {
-    0x6A09E667U, 0xBB67AE85U, 0x3C6EF372U, 0xA54FF53AU,
-    0x510E527FU, 0x9B05688CU, 0x1F83D9ABU, 0x5BE0CD19U};
+inline constexpr std::array<std::uint32_t, 8> kBlake3Iv = {0x6A09E667U, 0xBB67AE85U, 0x3C6EF372U,
+                                                           0xA54FF53AU, 0x510E527FU, 0x9B05688CU,
+                                                           0x1F83D9ABU, 0x5BE0CD19U};
 
 using Blake3Schedule = std::array<std::array<std::uint8_t, 16>, kBlake3Rounds>;
 

@@ -28,8 +28,12 @@ inline __m128i rotr16(__m128i x) {
 inline __m128i rotr8(__m128i x) {
   return _mm_shuffle_epi8(x, _mm_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1));
 }
-inline __m128i rotr12(__m128i x) { return _mm_or_si128(_mm_srli_epi32(x, 12), _mm_slli_epi32(x, 20)); }
-inline __m128i rotr7(__m128i x) { return _mm_or_si128(_mm_srli_epi32(x, 7), _mm_slli_epi32(x, 25)); }
+inline __m128i rotr12(__m128i x) {
+  return _mm_or_si128(_mm_srli_epi32(x, 12), _mm_slli_epi32(x, 20));
+}
+inline __m128i rotr7(__m128i x) {
+  return _mm_or_si128(_mm_srli_epi32(x, 7), _mm_slli_epi32(x, 25));
+}
 
 inline void mixG(__m128i& a, __m128i& b, __m128i& c, __m128i& d, __m128i mx, __m128i my) {
   a = add(add(a, b), mx);
@@ -163,11 +167,11 @@ void hash4(const std::uint8_t* inputs, std::size_t blocks, const Blake3Cv& key,
     block_flags |= b + 1 == blocks ? flags_end : 0;
     const Words4 m = loadMessage4(inputs + b * kBlake3BlockLen, stride);
     Words4 v = {{h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7],
-                _mm_set1_epi32(asInt(kBlake3Iv[0])), _mm_set1_epi32(asInt(kBlake3Iv[1])),
-                _mm_set1_epi32(asInt(kBlake3Iv[2])), _mm_set1_epi32(asInt(kBlake3Iv[3])),
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(ctr_lo.data())),
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(ctr_hi.data())),
-                _mm_set1_epi32(static_cast<int>(kBlake3BlockLen)), _mm_set1_epi32(block_flags)}};
+                 _mm_set1_epi32(asInt(kBlake3Iv[0])), _mm_set1_epi32(asInt(kBlake3Iv[1])),
+                 _mm_set1_epi32(asInt(kBlake3Iv[2])), _mm_set1_epi32(asInt(kBlake3Iv[3])),
+                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(ctr_lo.data())),
+                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(ctr_hi.data())),
+                 _mm_set1_epi32(static_cast<int>(kBlake3BlockLen)), _mm_set1_epi32(block_flags)}};
     for (const auto& k : kBlake3Schedule) {
       round4(v, m, k);
     }
@@ -197,10 +201,10 @@ void hashOneSse41(const std::uint8_t* input, std::size_t blocks, const Blake3Cv&
   std::memcpy(out, cv.data(), kBlake3CvLen);
 }
 
-void hashManySse41(const std::uint8_t* inputs, std::size_t num_inputs,
-                   std::size_t blocks_per_input, const Blake3Cv& key, std::uint64_t counter,
-                   bool increment_counter, std::uint8_t flags, std::uint8_t flags_start,
-                   std::uint8_t flags_end, std::uint8_t* out) {
+void hashManySse41(const std::uint8_t* inputs, std::size_t num_inputs, std::size_t blocks_per_input,
+                   const Blake3Cv& key, std::uint64_t counter, bool increment_counter,
+                   std::uint8_t flags, std::uint8_t flags_start, std::uint8_t flags_end,
+                   std::uint8_t* out) {
   const std::size_t input_len = blocks_per_input * kBlake3BlockLen;
   std::size_t i = 0;
   for (; i + kLanes <= num_inputs; i += kLanes) {

@@ -2,12 +2,12 @@
 // BLAKE3 keyed-hash throughput per backend, on the sizes Xet uses: ~64 KiB chunks (one keyed
 // hash each) and 1 MiB as a long-input reference.
 
+#include <benchmark/benchmark.h>
+
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "xet/blake3.h"
 
@@ -39,9 +39,7 @@ void bmKeyedHash(benchmark::State& state, Blake3Backend backend) {
 bool registerBlake3Benchmarks() {
   for (const Blake3Backend backend : availableBlake3Backends()) {
     const std::string name = "Blake3KeyedHash/" + std::string(blake3BackendName(backend));
-    benchmark::RegisterBenchmark(name.c_str(), bmKeyedHash, backend)
-        ->Arg(64 << 10)
-        ->Arg(1 << 20);
+    benchmark::RegisterBenchmark(name.c_str(), bmKeyedHash, backend)->Arg(64 << 10)->Arg(1 << 20);
   }
   return true;
 }
