@@ -102,7 +102,31 @@ common::Result<std::unique_ptr<XetStore>> XetStore::open(const fs::path& root,
       return common::Unexpected<common::Error>(st.error());
     }
   }
-  return std::unique_ptr<XetStore>(new XetStore(dir, objects));
+  std::unique_ptr<XetStore> store(new XetStore(dir, objects));
+  store->loadLocations();
+  return store;
+}
+
+void XetStore::loadLocations() {
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir_ / "xorbs", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->path().extension() != ".idx") continue;
+    auto xorb = MerkleHash::fromHex(it->path().stem().string());
+    auto bytes = common::readFile(it->path());
+    auto table = bytes ? decodeChunkTable(*bytes) : std::nullopt;
+    if (!xorb || !table) continue;
+    for (std::size_t i = 0; i < table->size(); ++i) {
+      locations_.emplace((*table)[i].hash, Location{*xorb, static_cast<std::uint32_t>(i)});
+    }
+  }
+}
+
+std::optional<XetStore::Location> XetStore::locate(const MerkleHash& chunk) const {
+  std::lock_guard lock(mu_);
+  auto it = locations_.find(chunk);
+  if (it == locations_.end()) return std::nullopt;
+  return it->second;
 }
 
 fs::path XetStore::pathOf(std::string_view kind, const std::string& hex) const {
@@ -129,6 +153,10 @@ ApiStatus XetStore::storeXorb(const MerkleHash& hash, std::string_view bytes,
     return internalError(st.error());
   }
   if (auto st = common::writeFileAtomic(path, bytes); !st) return internalError(st.error());
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    locations_.emplace(chunks[i].hash, Location{hash, static_cast<std::uint32_t>(i)});
+  }
   return {};
 }
 
@@ -364,9 +392,11 @@ ApiResult<MerkleHash> XetStore::ingestBlob(const std::string& sha256, const std:
   }
   auto fd = objects_->openBlob(sha256);
   if (!fd) return internalError(fd.error());
-  // Terms name their xorb by position until the xorb is sealed and its hash is known.
+  // A term names a stored xorb, or the xorb being packed by its position until it is sealed
+  // and its hash is known. Chunks the store already has are referenced where they are.
   struct PendingTerm {
-    std::size_t xorb = 0;
+    std::optional<MerkleHash> stored;
+    std::size_t packed = 0;
     std::uint32_t start = 0, end = 0;
     std::uint64_t bytes = 0;
   };
@@ -374,6 +404,7 @@ ApiResult<MerkleHash> XetStore::ingestBlob(const std::string& sha256, const std:
   std::vector<MerkleHash> xorb_hashes;
   std::vector<xet::ChunkLeaf> leaves;
   xet::XorbBuilder builder;
+  std::unordered_map<MerkleHash, std::uint32_t, xet::MerkleHashHasher> in_builder;
   // Chunks for the dedup index, with the position of their xorb.
   std::vector<MerkleHash> candidates;
   std::vector<std::size_t> candidate_xorbs;
@@ -385,23 +416,42 @@ ApiResult<MerkleHash> XetStore::ingestBlob(const std::string& sha256, const std:
     }
     xorb_hashes.push_back(h);
     builder = xet::XorbBuilder();
+    in_builder.clear();
     return {};
   };
+  auto extend = [&](std::optional<MerkleHash> stored, std::size_t packed, std::uint32_t index,
+                    std::uint64_t size) {
+    PendingTerm* last = terms.empty() ? nullptr : &terms.back();
+    if (last == nullptr || last->stored != stored || (!stored && last->packed != packed) ||
+        last->end != index) {
+      terms.push_back({stored, packed, index, index, 0});
+      last = &terms.back();
+    }
+    last->end = index + 1;
+    last->bytes += size;
+  };
   auto addChunk = [&](std::span<const std::uint8_t> chunk) -> ApiStatus {
+    MerkleHash h = xet::chunkHash(chunk);
+    leaves.push_back({h, chunk.size()});
+    if (auto where = locate(h)) {
+      extend(where->xorb, 0, where->index, chunk.size());
+      return {};
+    }
+    if (auto it = in_builder.find(h); it != in_builder.end()) {
+      extend(std::nullopt, xorb_hashes.size(), it->second, chunk.size());
+      return {};
+    }
     if (!builder.fits(chunk.size())) {
       if (auto st = seal(); !st) return st;
     }
-    MerkleHash h = xet::chunkHash(chunk);
-    leaves.push_back({h, chunk.size()});
-    std::size_t xorb = xorb_hashes.size();
+    std::size_t packed = xorb_hashes.size();
     auto index = static_cast<std::uint32_t>(builder.chunks().size());
     builder.add(h, chunk);
-    if (terms.empty() || terms.back().xorb != xorb) terms.push_back({xorb, index, index, 0});
-    terms.back().end = index + 1;
-    terms.back().bytes += chunk.size();
+    in_builder.emplace(h, index);
+    extend(std::nullopt, packed, index, chunk.size());
     if (leaves.size() == 1 || xet::isGlobalDedupCandidate(h)) {
       candidates.push_back(h);
-      candidate_xorbs.push_back(xorb);
+      candidate_xorbs.push_back(packed);
     }
     return {};
   };
@@ -434,7 +484,8 @@ ApiResult<MerkleHash> XetStore::ingestBlob(const std::string& sha256, const std:
   file.sha256 = MerkleHash::fromHex(sha256);
   std::size_t leaf = 0;
   for (const PendingTerm& t : terms) {
-    file.terms.push_back({xorb_hashes[t.xorb], static_cast<std::uint32_t>(t.bytes), t.start, t.end});
+    file.terms.push_back({t.stored ? *t.stored : xorb_hashes[t.packed],
+                          static_cast<std::uint32_t>(t.bytes), t.start, t.end});
     std::vector<MerkleHash> hashes;
     for (std::uint32_t c = t.start; c < t.end; ++c) hashes.push_back(leaves[leaf++].hash);
     file.verification.push_back(xet::rangeHash(hashes));

@@ -103,10 +103,18 @@ class XetStore {
   ApiStatus materialize(const xet::ShardFile& file);
   ApiStatus storeFile(const xet::ShardFile& file, const std::string& repo_key);
   ApiStatus indexChunk(const xet::MerkleHash& chunk, const xet::MerkleHash& xorb);
+  void loadLocations();
+  struct Location {
+    xet::MerkleHash xorb;
+    std::uint32_t index = 0;
+  };
+  std::optional<Location> locate(const xet::MerkleHash& chunk) const;
 
   std::filesystem::path dir_;
   const ObjectStore* objects_;
-  mutable std::mutex mu_;  // guards the cache and serializes changes to .repos files
+  mutable std::mutex mu_;  // guards the caches and serializes changes to .repos files
+  // Where every stored chunk lives, so ingesting a new version stores only its new chunks.
+  std::unordered_map<xet::MerkleHash, Location, xet::MerkleHashHasher> locations_;
   mutable std::unordered_map<xet::MerkleHash, std::shared_ptr<const std::vector<xet::XorbChunk>>,
                              xet::MerkleHashHasher>
       chunk_tables_;
