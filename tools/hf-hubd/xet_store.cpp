@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "common/file_util.h"
-#include "xet/chunker.h"
+#include "xet/file_packer.h"
 #include "xet/hashing.h"
 
 namespace hfm::hubd {
@@ -23,7 +23,6 @@ namespace {
 
 constexpr std::size_t kIdxRecord = MerkleHash::kSize + 12;
 constexpr std::size_t kChunkTableCacheLimit = 4096;
-constexpr std::size_t kIngestPiece = 8u << 20;
 
 void putU32(std::string& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
@@ -392,113 +391,32 @@ ApiResult<MerkleHash> XetStore::ingestBlob(const std::string& sha256, const std:
   }
   auto fd = objects_->openBlob(sha256);
   if (!fd) return internalError(fd.error());
-  // A term names a stored xorb, or the xorb being packed by its position until it is sealed
-  // and its hash is known. Chunks the store already has are referenced where they are.
-  struct PendingTerm {
-    std::optional<MerkleHash> stored;
-    std::size_t packed = 0;
-    std::uint32_t start = 0, end = 0;
-    std::uint64_t bytes = 0;
+  xet::FilePacker packer([this](const MerkleHash& chunk) -> std::optional<xet::ChunkLocation> {
+    auto where = locate(chunk);
+    if (!where) return std::nullopt;
+    return xet::ChunkLocation{where->xorb, where->index};
+  });
+  ApiStatus stored;
+  auto keep = [&](std::optional<xet::SealedXorb> sealed) {
+    if (sealed && stored && !xorbSize(sealed->hash)) {
+      stored = storeXorb(sealed->hash, asChars(sealed->bytes), sealed->chunks);
+    }
+    return static_cast<bool>(stored);
   };
-  std::vector<PendingTerm> terms;
-  std::vector<MerkleHash> xorb_hashes;
-  std::vector<xet::ChunkLeaf> leaves;
-  xet::XorbBuilder builder;
-  std::unordered_map<MerkleHash, std::uint32_t, xet::MerkleHashHasher> in_builder;
-  // Chunks for the dedup index, with the position of their xorb.
-  std::vector<MerkleHash> candidates;
-  std::vector<std::size_t> candidate_xorbs;
-  auto seal = [&]() -> ApiStatus {
-    if (builder.empty()) return {};
-    MerkleHash h = builder.hash();
-    if (!xorbSize(h)) {
-      if (auto st = storeXorb(h, asChars(builder.bytes()), builder.chunks()); !st) return st;
-    }
-    xorb_hashes.push_back(h);
-    builder = xet::XorbBuilder();
-    in_builder.clear();
-    return {};
-  };
-  auto extend = [&](std::optional<MerkleHash> stored, std::size_t packed, std::uint32_t index,
-                    std::uint64_t size) {
-    PendingTerm* last = terms.empty() ? nullptr : &terms.back();
-    if (last == nullptr || last->stored != stored || (!stored && last->packed != packed) ||
-        last->end != index) {
-      terms.push_back({stored, packed, index, index, 0});
-      last = &terms.back();
-    }
-    last->end = index + 1;
-    last->bytes += size;
-  };
-  auto addChunk = [&](std::span<const std::uint8_t> chunk) -> ApiStatus {
-    MerkleHash h = xet::chunkHash(chunk);
-    leaves.push_back({h, chunk.size()});
-    if (auto where = locate(h)) {
-      extend(where->xorb, 0, where->index, chunk.size());
-      return {};
-    }
-    if (auto it = in_builder.find(h); it != in_builder.end()) {
-      extend(std::nullopt, xorb_hashes.size(), it->second, chunk.size());
-      return {};
-    }
-    if (!builder.fits(chunk.size())) {
-      if (auto st = seal(); !st) return st;
-    }
-    std::size_t packed = xorb_hashes.size();
-    auto index = static_cast<std::uint32_t>(builder.chunks().size());
-    builder.add(h, chunk);
-    in_builder.emplace(h, index);
-    extend(std::nullopt, packed, index, chunk.size());
-    if (leaves.size() == 1 || xet::isGlobalDedupCandidate(h)) {
-      candidates.push_back(h);
-      candidate_xorbs.push_back(packed);
-    }
-    return {};
-  };
-  xet::Chunker chunker;
-  std::vector<std::uint8_t> piece(kIngestPiece);
-  std::vector<std::uint8_t> current;
-  while (true) {
-    ssize_t n = ::read(fd->get(), piece.data(), piece.size());
-    if (n < 0) return apiError(500, "InternalError", "cannot read blob " + sha256);
-    if (n == 0) break;
-    std::span<const std::uint8_t> rest(piece.data(), static_cast<std::size_t>(n));
-    while (!rest.empty()) {
-      auto cut = chunker.next(rest);
-      std::size_t take = cut.value_or(rest.size());
-      current.insert(current.end(), rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(take));
-      rest = rest.subspan(take);
-      if (cut) {
-        if (auto st = addChunk(current); !st) return common::Unexpected<ApiError>(st.error());
-        current.clear();
-      }
-    }
-  }
-  if (!current.empty()) {
-    if (auto st = addChunk(current); !st) return common::Unexpected<ApiError>(st.error());
-  }
-  if (auto st = seal(); !st) return common::Unexpected<ApiError>(st.error());
-
-  xet::ShardFile file;
-  file.file_hash = xet::fileHash(leaves);
-  file.sha256 = MerkleHash::fromHex(sha256);
-  std::size_t leaf = 0;
-  for (const PendingTerm& t : terms) {
-    file.terms.push_back({t.stored ? *t.stored : xorb_hashes[t.packed],
-                          static_cast<std::uint32_t>(t.bytes), t.start, t.end});
-    std::vector<MerkleHash> hashes;
-    for (std::uint32_t c = t.start; c < t.end; ++c) hashes.push_back(leaves[leaf++].hash);
-    file.verification.push_back(xet::rangeHash(hashes));
-  }
+  auto chunked = xet::chunkFile(fd->get(), [&](std::span<const std::uint8_t> chunk) {
+    return keep(packer.add(chunk));
+  });
+  if (!chunked) return internalError(chunked.error());
+  keep(packer.flush());
+  if (!stored) return common::Unexpected<ApiError>(stored.error());
+  xet::ShardFile file = packer.finish(sha256);
   if (!file.sha256) return badRequest("not a sha256: " + sha256);
   if (this->file(file.file_hash)) {
     if (auto st = grant(file.file_hash, repo_key); !st) return common::Unexpected<ApiError>(st.error());
   } else if (auto st = storeFile(file, repo_key); !st) {
     return common::Unexpected<ApiError>(st.error());
   }
-  for (std::size_t i = 0; i < candidates.size(); ++i) {
-    (void)indexChunk(candidates[i], xorb_hashes[candidate_xorbs[i]]);
-  }
+  for (const auto& [chunk, xorb] : packer.dedupCandidates()) (void)indexChunk(chunk, xorb);
   return file.file_hash;
 }
 

@@ -155,6 +155,29 @@ TEST_F(XetStoreTest, IngestingTheSameBlobTwiceStoresNothingNew) {
   EXPECT_TRUE(xet_->readableBy(*a, "models/bob/copy"));
 }
 
+TEST_F(XetStoreTest, IngestingAChangedVersionStoresOnlyItsNewChunks) {
+  std::string data = sampleBytes(4u << 20, 7);
+  auto v1 = objects_->put(data);
+  ASSERT_TRUE(xet_->ingestBlob(v1->sha256, kRepo));
+  auto stored = [&] {
+    std::uint64_t total = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path() / "xet/xorbs")) {
+      if (e.is_regular_file() && e.path().extension() != ".idx") total += e.file_size();
+    }
+    return total;
+  };
+  const std::uint64_t before = stored();
+  for (std::size_t at : {std::size_t{100000}, data.size() / 3, data.size() - 5000}) data[at] ^= 0x5A;
+  auto v2 = objects_->put(data);
+  auto hash = xet_->ingestBlob(v2->sha256, kRepo);
+  ASSERT_TRUE(hash) << hash.error().message;
+  const std::uint64_t added = stored() - before;
+  EXPECT_LT(added, data.size() / 8) << "three edited spots cost at most a few chunks each";
+  auto file = xet_->file(*hash);
+  ASSERT_TRUE(file);
+  EXPECT_EQ(readThrough(*file, 0, data.size() - 1), data);
+}
+
 TEST_F(XetStoreTest, ClientShardRegistersAndMaterializesTheFile) {
   const std::string data = sampleBytes(2u << 20, 3);
   ClientUpload up = clientUpload(data);
