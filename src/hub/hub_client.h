@@ -2,7 +2,8 @@
 #pragma once
 
 // HubClient: the Hugging Face Hub HTTP API as hf-mount uses it, over libcurl. Reads: revision
-// resolution, tree and paths-info listings, repo lists, ranged file reads, whoami. Writes:
+// resolution, tree and paths-info listings, repo lists, ranged file reads, whoami, Xet
+// reconstructions and xorb fetches. Writes:
 // preupload, LFS uploads (basic and multipart), commits and the commit history.
 //
 // Thread safety: thread-safe. Any number of threads may call any method at once; at most
@@ -18,7 +19,9 @@
 // anything malformed, inconsistent or unsafe is kBadResponse.
 //
 // Tokens: the token is sent only to the endpoint's origin (scheme, host and port), never across
-// a redirect to another origin (the CDN), and never appears in a message or a log line.
+// a redirect to another origin (the CDN), and never appears in a message or a log line. Xet CAS
+// tokens go only to the CAS origin (and the Hub token never does, even on the same origin);
+// xorb URLs get no Authorization at all.
 
 #include <chrono>
 #include <cstddef>
@@ -156,6 +159,42 @@ class HubClient {
   // revision's history, newest first (following Link rel="next" if a page holds fewer).
   HubResult<std::vector<CommitSummary>> listCommits(const common::RepoId& repo,
                                                     const std::string& revision, std::size_t limit);
+
+  // ---- Xet downloads (docs/hub-client.md, "Xet") ---------------------------------------------
+
+  // The reconstruction of bytes [first, last] (inclusive; a `last` past EOF is clamped by the
+  // server) of the Xet file `xet_hash` (64 hex digits, e.g. TreeEntry::xet_hash) at
+  // repo@commit.
+  // 1. A CAS read token: GET /api/{t}s/{ns}/{name}/xet-read-token/{commit} with the Hub token,
+  //    cached per (repo, commit) until 30 s before its "exp".
+  // 2. GET {casUrl}/v2/reconstructions/{xet_hash} with Range: bytes=first-last and
+  //    Authorization: Bearer <CAS token> (never the Hub token). A 401 from the CAS drops the
+  //    cached token and retries once with a fresh one (then kUnauthorized).
+  // 3. v1 fallback, GET {casUrl}/v1/reconstructions/{xet_hash}, whose fetch_info becomes one
+  //    XetFetch of one range per entry: on a 501 from v2 (the CAS is then remembered as v1-only),
+  //    and on a 404 from a CAS not yet seen answering v2 (a 404 from v1 too is kNotFound; a v1
+  //    answer marks the CAS v1-only). Once v2 has answered, its 404 is kNotFound at once.
+  // Errors: kNotFound (unknown file, or repo/revision per the token endpoint), kUnauthorized,
+  // kForbidden, kRangeNotSatisfiable (first at or past EOF), kInvalidArgument (xet_hash not 64
+  // hex digits, first > last; no request), kBadResponse for any answer that fails validation,
+  // transient errors as for other calls. CAS redirects are followed only within the CAS origin.
+  HubResult<XetReconstruction> xetReconstruction(const common::RepoId& repo,
+                                                 const std::string& commit,
+                                                 const std::string& xet_hash, std::uint64_t first,
+                                                 std::uint64_t last,
+                                                 const std::stop_token& stop = {});
+
+  // One GET of `fetch.url` with Range built from its ranges in order (bytes=a-b,c-d; one range
+  // is bytes=a-b), WITHOUT Authorization. Returns the serialized bytes of each range, in order:
+  // a 206 with one body for one range (or a 200 for a single range starting at 0: its first
+  // bytes are kept), multipart/byteranges for several, each part's Content-Range exactly the
+  // range asked for. Anything else is kBadResponse, a 416 included (the reconstruction named
+  // bytes the xorb does not have). A 403 (expired or forged signature) or 404/410 is returned
+  // at once (kForbidden / kNotFound) so that the caller asks for a new reconstruction.
+  // Connection failures, timeouts, 408, 429 and 5xx are retried (the whole GET) until
+  // retry_deadline. The fetch is checked first (xetFetchProblem in xet_json.h; kInvalidArgument).
+  HubResult<std::vector<std::string>> xetFetch(const XetFetch& fetch,
+                                               const std::stop_token& stop = {});
 
   HubStats stats() const;
   const HubOptions& options() const;

@@ -7,13 +7,16 @@
 // hub_client_lfs.cpp) can live in separate files. Internal to src/hub.
 //
 // Thread-safe: any number of threads may use one HubClientImpl at once; its state is the
-// immutable options, atomics, and the internally locked transport and signed-URL cache.
+// immutable options, atomics, the internally locked transport and signed-URL cache, and the
+// Xet token and CAS-version maps behind xet_mu (a leaf lock: nothing is called while held).
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -25,6 +28,7 @@
 #include "hub/http_util.h"
 #include "hub/hub_client.h"
 #include "hub/signed_url_cache.h"
+#include "hub/xet_json.h"
 
 namespace hfm::hub {
 namespace detail {
@@ -182,6 +186,18 @@ struct HubClientImpl {
                                    const std::string& path, std::uint64_t offset,
                                    std::span<char> out, const std::stop_token& stop);
 
+  // ---- Xet (hub_client_xet.cpp) ----
+  // Which reconstruction API a CAS (by casUrl) was seen to serve.
+  enum class CasVersion { kUnknown, kV2, kV1Only };
+  // The CAS read token of (repo, commit): the cached one unless `fresh`, else a new one from
+  // GET /api/{t}s/{ns}/{name}/xet-read-token/{commit}, cached until 30 s before it expires.
+  HubResult<detail::XetTokenInfo> xetReadToken(const common::RepoId& repo,
+                                               const std::string& commit, bool fresh,
+                                               const std::stop_token& stop);
+  void dropXetToken(const std::string& key, const std::string& access_token);
+  CasVersion casVersion(const std::string& cas_url);
+  void setCasVersion(const std::string& cas_url, CasVersion version);
+
   HubOptions options;
   detail::Origin endpoint_origin;
   std::unique_ptr<detail::CurlTransport> transport;
@@ -193,6 +209,10 @@ struct HubClientImpl {
   std::atomic<std::uint64_t> bytes_uploaded{0};
   std::atomic<std::uint64_t> redirects{0};
   std::atomic<std::uint64_t> cdn_url_cache_hits{0};
+
+  std::mutex xet_mu;
+  std::map<std::string, detail::XetTokenInfo> xet_tokens;  // by repo key + '\n' + commit; xet_mu
+  std::map<std::string, CasVersion> cas_versions;          // by casUrl; xet_mu
 };
 
 }  // namespace detail

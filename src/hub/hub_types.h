@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -116,6 +117,42 @@ struct CommitSummary {
 // empty, and may be called from several threads at once.
 struct UploadProgress {
   std::function<void(std::uint64_t bytes)> on_bytes;
+};
+
+
+// ---- Xet downloads (docs/hub-client.md, "Xet") ---------------------------------------------
+// Reconstructions as HubClient::xetReconstruction returns them, already checked: hashes are 64
+// lower-case hex digits, chunk ranges are non-empty, byte ranges ordered, and every term lies
+// inside a range of a fetch of its xorb.
+
+// One term of a reconstruction: chunks [chunk_start, chunk_end) of a xorb, which decode to
+// unpacked_length bytes.
+struct XetTerm {
+  std::string xorb_hash;  // 64 lower-case hex digits
+  std::uint32_t chunk_start = 0, chunk_end = 0;
+  std::uint64_t unpacked_length = 0;
+};
+
+// One range of a xorb fetch: chunks [chunk_start, chunk_end) are the serialized bytes
+// [byte_first, byte_last] (inclusive) of the xorb.
+struct XetRange {
+  std::uint32_t chunk_start = 0, chunk_end = 0;
+  std::uint64_t byte_first = 0, byte_last = 0;
+  bool operator==(const XetRange&) const = default;
+};
+
+// One GET of a (signed, short-lived) xorb URL with Range: bytes=a-b[,c-d...], ranges ascending.
+struct XetFetch {
+  std::string url;
+  std::vector<XetRange> ranges;
+};
+
+// How to rebuild bytes [first, last] of a Xet file: decode each term's chunks from the data its
+// xorb's fetches return, concatenate, skip offset_into_first_range bytes, keep last-first+1.
+struct XetReconstruction {
+  std::uint64_t offset_into_first_range = 0;
+  std::vector<XetTerm> terms;
+  std::map<std::string, std::vector<XetFetch>> fetches;  // xorb hash (64 hex) -> GETs
 };
 
 }  // namespace hfm::hub

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: Apache-2.0
+// HubClient's Xet downloads (docs/hub-client.md, "Xet"): CAS read tokens, reconstructions (v2,
+// with the v1 fallback) and xorb fetches. Requests to the CAS and to xorb URLs go through
+// sendWithoutHubToken: the Hub token must not reach them even when they share the endpoint's
+// origin (hf-hubd serves its CAS under /_hubd/cas).
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/hex.h"
+#include "hub/hub_client.h"
+#include "hub/hub_client_impl.h"
+#include "hub/xet_json.h"
+
+namespace hfm::hub {
+namespace {
+
+using detail::AttemptFailure;
+using detail::Clock;
+using detail::HttpHeaders;
+using detail::is2xx;
+using detail::isRedirect;
+using detail::kMaxErrorBodyBytes;
+using detail::TransferOutcome;
+using detail::TransferResult;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kMinAttemptConnect{200};
+constexpr milliseconds kMinAttemptStall{1000};
+constexpr std::int64_t kTokenRefreshMarginS = 30;  // xet-core REFRESH_BUFFER_SEC
+constexpr std::size_t kMaxCachedXetTokens = 1024;
+// Room for each multipart part's delimiter and headers beyond its data.
+constexpr std::uint64_t kMultipartOverheadPerPart = 1024;
+constexpr std::uint64_t kMultipartOverhead = 4096;
+
+std::int64_t unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string lowerHex(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](char c) {
+    return (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  return text;
+}
+
+// A CAS token must not appear in a message either (a hostile server may echo it back).
+HubError scrubbed(HubError error, const std::string& secret) {
+  if (!secret.empty()) {
+    for (auto pos = error.message.find(secret); pos != std::string::npos;
+         pos = error.message.find(secret, pos)) {
+      error.message.replace(pos, secret.size(), "[token]");
+    }
+  }
+  return error;
+}
+
+// One exchange like HubClientImpl::send, but never with the Hub token: `headers` carry whatever
+// authorization the caller decided on.
+TransferResult sendWithoutHubToken(detail::HubClientImpl& impl, const std::string& url,
+                                   std::vector<std::string> headers, bool compressed,
+                                   Clock::time_point deadline, const std::stop_token& stop,
+                                   detail::ResponseHandler& handler) {
+  detail::HttpRequest request;
+  request.method = "GET";
+  request.url = url;
+  request.headers = std::move(headers);
+  request.accept_compressed = compressed;
+  auto remaining = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+  request.connect_timeout =
+      std::min(impl.options.connect_timeout, std::max(remaining, kMinAttemptConnect));
+  request.stall_timeout =
+      std::min(impl.options.stall_timeout, std::max(remaining, kMinAttemptStall));
+  request.stop = stop;
+  impl.requests.fetch_add(1, std::memory_order_relaxed);
+  return impl.transport->perform(request, handler);
+}
+
+struct CasAnswer {
+  int status = 0;
+  HttpHeaders headers;
+  std::string body;
+  std::string url;
+};
+
+// A GET on the CAS with its token, which goes only to the CAS's origin (redirects elsewhere are
+// refused). Transient failures are retried until the deadline; a 2xx, 501 or any other final
+// status is returned for the caller to interpret.
+HubResult<CasAnswer> casGet(detail::HubClientImpl& impl, const std::string& url,
+                            const detail::XetTokenInfo& token, std::string range,
+                            const std::stop_token& stop) {
+  const auto cas_origin = detail::parseOrigin(token.cas_url);
+  auto deadline = Clock::now() + impl.options.retry_deadline;
+  unsigned retry = 0;
+  for (unsigned attempt = 1;; ++attempt) {
+    AttemptFailure failure;
+    std::string current = url;
+    for (int hops = 0;; ++hops) {
+      std::vector<std::string> headers = {range, "Accept: application/json"};
+      auto origin = detail::parseOrigin(current);
+      if (!origin || !cas_origin || *origin != *cas_origin) {
+        return impl.failBad(impl.context("GET", current),
+                            "the CAS redirected to another origin (the CAS token stays with the "
+                            "CAS)");
+      }
+      headers.push_back("Authorization: Bearer " + token.access_token);
+      detail::BufferingHandler handler;
+      TransferResult result = sendWithoutHubToken(impl, current, std::move(headers),
+                                                  /*compressed=*/true, deadline, stop, handler);
+      if (result.outcome == TransferOutcome::kAbortedByHandler && handler.tooLarge()) {
+        return impl.failBad(
+            impl.context("GET", current),
+            "response body larger than " + std::to_string(detail::kMaxApiBodyBytes) + " bytes");
+      }
+      if (result.outcome != TransferOutcome::kComplete) {
+        failure = detail::transportFailure(result, impl.context("GET", current));
+        break;
+      }
+      int status = handler.status();
+      if (is2xx(status)) {
+        impl.bytes_downloaded.fetch_add(handler.body().size(), std::memory_order_relaxed);
+        return CasAnswer{status, handler.headers(), std::move(handler.body()), current};
+      }
+      if (isRedirect(status)) {
+        auto next = impl.followRedirect(current, handler.headers(), hops);
+        if (!next) {
+          return impl.fail(std::move(next).error());
+        }
+        current = std::move(*next);
+        continue;
+      }
+      if (status == 501 || !detail::isRetryableStatus(status)) {
+        return CasAnswer{status, handler.headers(), std::move(handler.body()), current};
+      }
+      failure = detail::statusFailure(status, handler.headers(), handler.body(),
+                                      impl.context("GET", current));
+      break;
+    }
+    if (!failure.retryable || !impl.waitBeforeRetry(retry++, failure, deadline, stop)) {
+      return impl.fail(
+          scrubbed(impl.givenUp(std::move(failure), stop, attempt), token.access_token));
+    }
+  }
+}
+
+// Receives one xorb fetch, checking the answer against the ranges asked for as it arrives.
+// Not thread-safe (one exchange).
+class XorbHandler final : public detail::ResponseHandler {
+ public:
+  XorbHandler(const std::vector<XetRange>& ranges, std::uint64_t data_bytes)
+      : ranges_(ranges), data_bytes_(data_bytes) {}
+
+  bool onHeaders(int status, const HttpHeaders& headers) override {
+    status_ = status;
+    headers_ = headers;
+    body_.clear();
+    if (!is2xx(status)) {
+      mode_ = Mode::kErrorBody;
+      return true;
+    }
+    std::string encoding = headers.get("content-encoding");
+    if (!encoding.empty() && encoding != "identity") {
+      return fail("compressed body (Content-Encoding: " + detail::sanitizeServerText(encoding, 40) +
+                  ") for a xorb fetch");
+    }
+    std::optional<std::uint64_t> length;
+    if (const std::string* cl = headers.find("content-length")) {
+      if (cl->empty() || cl->size() > 19 ||
+          !std::all_of(cl->begin(), cl->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return fail("malformed Content-Length");
+      }
+      length = std::stoull(*cl);
+    }
+    const XetRange& front = ranges_.front();
+    if (status == 206 && ranges_.size() == 1) {
+      const std::string* header = headers.find("content-range");
+      auto range = header == nullptr ? std::nullopt : detail::parseContentRange(*header);
+      if (!range || !range->first || *range->first != front.byte_first ||
+          *range->last != front.byte_last) {
+        return fail(
+            "Content-Range " +
+            (header == nullptr ? std::string("(none)") : detail::sanitizeServerText(*header, 80)) +
+            " is not the requested bytes " + std::to_string(front.byte_first) + "-" +
+            std::to_string(front.byte_last));
+      }
+      if (length && *length != data_bytes_) {
+        return fail("Content-Length " + std::to_string(*length) + " disagrees with Content-Range");
+      }
+      mode_ = Mode::kSingle;
+      return true;
+    }
+    if (status == 206) {
+      boundary_ = detail::multipartBoundary(headers.get("content-type"));
+      if (!boundary_) {
+        return fail("206 to a request of " + std::to_string(ranges_.size()) +
+                    " ranges is not multipart/byteranges with a boundary");
+      }
+      if (length && *length > limit()) {
+        return fail("multipart body of " + std::to_string(*length) + " bytes for " +
+                    std::to_string(data_bytes_) + " bytes of ranges");
+      }
+      mode_ = Mode::kMultipart;
+      return true;
+    }
+    if (status == 200 && ranges_.size() == 1 && front.byte_first == 0) {
+      // Range ignored: the xorb from its start, of which the first bytes are wanted.
+      if (length && *length < data_bytes_) {
+        return fail("200 with " + std::to_string(*length) + " bytes for a range of " +
+                    std::to_string(data_bytes_));
+      }
+      mode_ = Mode::kPrefix;
+      return true;
+    }
+    return fail("unexpected status " + std::to_string(status) + " for a xorb fetch of " +
+                std::to_string(ranges_.size()) + " range(s)");
+  }
+
+  bool onBody(const char* data, std::size_t size) override {
+    switch (mode_) {
+      case Mode::kErrorBody:
+        if (body_.size() < kMaxErrorBodyBytes) {
+          body_.append(data, std::min(size, kMaxErrorBodyBytes - body_.size()));
+        }
+        return true;
+      case Mode::kSingle:
+        if (body_.size() + size > data_bytes_) {
+          return fail("body longer than its Content-Range");
+        }
+        body_.append(data, size);
+        return true;
+      case Mode::kMultipart:
+        if (body_.size() + size > limit()) {
+          return fail("multipart body longer than " + std::to_string(limit()) + " bytes");
+        }
+        body_.append(data, size);
+        return true;
+      case Mode::kPrefix: {
+        std::size_t take =
+            std::min<std::size_t>(size, static_cast<std::size_t>(data_bytes_) - body_.size());
+        body_.append(data, take);
+        return body_.size() < data_bytes_;  // stop once the range is in
+      }
+      case Mode::kNone:
+        return fail("body before headers");
+    }
+    return false;
+  }
+
+  int status() const { return status_; }
+  const HttpHeaders& headers() const { return headers_; }
+  const std::string& body() const { return body_; }
+  bool failed() const { return !failure_.empty(); }
+  const std::string& failure() const { return failure_; }
+  bool isData() const {
+    return mode_ == Mode::kSingle || mode_ == Mode::kMultipart || mode_ == Mode::kPrefix;
+  }
+  // Whether everything needed arrived (a multipart body is judged by its parser).
+  bool done(bool complete) const {
+    if (mode_ == Mode::kSingle || mode_ == Mode::kPrefix) {
+      return body_.size() == data_bytes_;
+    }
+    return mode_ == Mode::kMultipart && complete;
+  }
+  HubResult<std::vector<std::string>> parts() {
+    if (mode_ == Mode::kMultipart) {
+      return detail::parseMultipartByteranges(body_, *boundary_, ranges_);
+    }
+    std::vector<std::string> out;
+    out.push_back(std::move(body_));
+    return out;
+  }
+
+ private:
+  enum class Mode { kNone, kErrorBody, kSingle, kMultipart, kPrefix };
+  std::uint64_t limit() const {
+    return data_bytes_ + kMultipartOverhead + kMultipartOverheadPerPart * ranges_.size();
+  }
+  bool fail(std::string reason) {
+    if (failure_.empty()) {
+      failure_ = std::move(reason);
+    }
+    return false;
+  }
+
+  const std::vector<XetRange>& ranges_;
+  std::uint64_t data_bytes_;
+  Mode mode_ = Mode::kNone;
+  int status_ = 0;
+  HttpHeaders headers_;
+  std::string body_;
+  std::optional<std::string> boundary_;
+  std::string failure_;
+};
+
+}  // namespace
+
+// ---- HubClientImpl: tokens and CAS versions ------------------------------------------------
+
+HubResult<detail::XetTokenInfo> detail::HubClientImpl::xetReadToken(const common::RepoId& repo,
+                                                                    const std::string& commit,
+                                                                    bool fresh,
+                                                                    const std::stop_token& stop) {
+  const std::string key = repo.key() + '\n' + commit;
+  if (!fresh) {
+    std::lock_guard lock(xet_mu);
+    auto it = xet_tokens.find(key);
+    if (it != xet_tokens.end() && it->second.expires - kTokenRefreshMarginS > unixNow()) {
+      return it->second;
+    }
+  }
+  const std::string url =
+      options.endpoint + "/api/" + std::string(common::repoTypePlural(repo.type)) + "/" +
+      detail::repoPath(repo) + "/xet-read-token/" + detail::quoteRevision(commit);
+  auto response = apiCall("GET", url, {.stop = stop});
+  if (!response) {
+    return common::Unexpected<HubError>(std::move(response).error());
+  }
+  auto info = checked("GET", url, detail::parseXetToken(response->body));
+  if (!info) {
+    return info;
+  }
+  const std::int64_t now = unixNow();
+  std::lock_guard lock(xet_mu);
+  if (info->expires - kTokenRefreshMarginS > now) {
+    if (xet_tokens.size() >= kMaxCachedXetTokens) {
+      std::erase_if(xet_tokens, [&](const auto& entry) {
+        return entry.second.expires - kTokenRefreshMarginS <= now;
+      });
+      if (xet_tokens.size() >= kMaxCachedXetTokens) {
+        xet_tokens.clear();  // all alive: start over rather than track recency
+      }
+    }
+    xet_tokens[key] = *info;
+  } else {
+    xet_tokens.erase(key);  // too short-lived to keep; used for this call only
+  }
+  return info;
+}
+
+void detail::HubClientImpl::dropXetToken(const std::string& key, const std::string& access_token) {
+  std::lock_guard lock(xet_mu);
+  auto it = xet_tokens.find(key);
+  // Another thread may have put a fresh token there already.
+  if (it != xet_tokens.end() && it->second.access_token == access_token) {
+    xet_tokens.erase(it);
+  }
+}
+
+detail::HubClientImpl::CasVersion detail::HubClientImpl::casVersion(const std::string& cas_url) {
+  std::lock_guard lock(xet_mu);
+  auto it = cas_versions.find(cas_url);
+  return it == cas_versions.end() ? CasVersion::kUnknown : it->second;
+}
+
+void detail::HubClientImpl::setCasVersion(const std::string& cas_url, CasVersion version) {
+  std::lock_guard lock(xet_mu);
+  if (cas_versions.size() >= kMaxCachedXetTokens && cas_versions.count(cas_url) == 0) {
+    cas_versions.clear();
+  }
+  cas_versions[cas_url] = version;
+}
+
+// ---- HubClient -----------------------------------------------------------------------------
+
+HubResult<XetReconstruction> HubClient::xetReconstruction(const common::RepoId& repo,
+                                                          const std::string& commit,
+                                                          const std::string& xet_hash_in,
+                                                          std::uint64_t first, std::uint64_t last,
+                                                          const std::stop_token& stop) {
+  using CasVersion = detail::HubClientImpl::CasVersion;
+  detail::HubClientImpl& impl = *impl_;
+  if (!common::isHex(xet_hash_in, 64)) {
+    return impl.failInvalid("xetReconstruction: the Xet hash is not 64 hex digits");
+  }
+  if (first > last) {
+    return impl.failInvalid("xetReconstruction: range " + std::to_string(first) + "-" +
+                            std::to_string(last) + " is inverted");
+  }
+  if (commit.empty()) {
+    return impl.fail(
+        HubError{HubErrorKind::kRevisionNotFound, 0, "xetReconstruction: empty revision", false});
+  }
+  const std::string hash = lowerHex(xet_hash_in);
+  const std::string key = repo.key() + '\n' + commit;
+  const std::string range = "Range: bytes=" + std::to_string(first) + "-" + std::to_string(last);
+  // What a final non-2xx CAS answer becomes.
+  auto statusError = [&](const CasAnswer& answer, const std::string& secret) {
+    auto failure = detail::statusFailure(answer.status, answer.headers, answer.body,
+                                         impl.context("GET", answer.url));
+    return impl.fail(scrubbed(std::move(failure.error), secret));
+  };
+  for (int round = 0;; ++round) {
+    auto token = impl.xetReadToken(repo, commit, /*fresh=*/round > 0, stop);
+    if (!token) {
+      return common::Unexpected<HubError>(std::move(token).error());
+    }
+    const std::string& secret = token->access_token;
+    auto unauthorized = [&](const CasAnswer& answer) -> bool {
+      if (answer.status != 401 || round > 0) {
+        return false;
+      }
+      impl.dropXetToken(key, secret);  // expired early or revoked: once more with a new one
+      return true;
+    };
+    const CasVersion version = impl.casVersion(token->cas_url);
+    bool v2_missing = false;  // v2 answered 404 on a CAS not known to serve v2
+    if (version != CasVersion::kV1Only) {
+      const std::string url = token->cas_url + "/v2/reconstructions/" + hash;
+      auto answer = casGet(impl, url, *token, range, stop);
+      if (!answer) {
+        return common::Unexpected<HubError>(std::move(answer).error());
+      }
+      if (is2xx(answer->status)) {
+        auto parsed = detail::parseReconstructionV2(answer->body);
+        if (!parsed) {
+          return impl.failBad(impl.context("GET", answer->url),
+                              scrubbed(parsed.error(), secret).message);
+        }
+        impl.setCasVersion(token->cas_url, CasVersion::kV2);
+        return parsed;
+      }
+      if (unauthorized(*answer)) {
+        continue;
+      }
+      if (answer->status == 501) {
+        impl.setCasVersion(token->cas_url, CasVersion::kV1Only);
+      } else if (answer->status == 404 && version == CasVersion::kUnknown) {
+        v2_missing = true;
+      } else {
+        return statusError(*answer, secret);
+      }
+    }
+    const std::string url = token->cas_url + "/v1/reconstructions/" + hash;
+    auto answer = casGet(impl, url, *token, range, stop);
+    if (!answer) {
+      return common::Unexpected<HubError>(std::move(answer).error());
+    }
+    if (is2xx(answer->status)) {
+      auto parsed = detail::parseReconstructionV1(answer->body);
+      if (!parsed) {
+        return impl.failBad(impl.context("GET", answer->url),
+                            scrubbed(parsed.error(), secret).message);
+      }
+      if (v2_missing) {
+        impl.setCasVersion(token->cas_url, CasVersion::kV1Only);
+      }
+      return parsed;
+    }
+    if (unauthorized(*answer)) {
+      continue;
+    }
+    return statusError(*answer, secret);
+  }
+}
+
+HubResult<std::vector<std::string>> HubClient::xetFetch(const XetFetch& fetch,
+                                                        const std::stop_token& stop) {
+  detail::HubClientImpl& impl = *impl_;
+  if (auto problem = detail::xetFetchProblem(fetch)) {
+    return impl.failInvalid("xetFetch: " + *problem);
+  }
+  std::uint64_t data_bytes = 0;
+  for (const XetRange& r : fetch.ranges) {
+    data_bytes += r.byte_last - r.byte_first + 1;
+  }
+  const std::string range = "Range: " + detail::xetRangeHeader(fetch.ranges);
+  auto deadline = Clock::now() + impl.options.retry_deadline;
+  unsigned retry = 0;
+  for (unsigned attempt = 1;; ++attempt) {
+    AttemptFailure failure;
+    std::string url = fetch.url;
+    for (int hops = 0;; ++hops) {
+      XorbHandler handler(fetch.ranges, data_bytes);
+      TransferResult result =
+          sendWithoutHubToken(impl, url, {range}, /*compressed=*/false, deadline, stop, handler);
+      if (handler.failed()) {
+        return impl.failBad(impl.context("GET", url), handler.failure());
+      }
+      const int status = handler.status();
+      const bool complete = result.outcome == TransferOutcome::kComplete;
+      if (handler.isData() && handler.done(complete) &&
+          (complete || result.outcome == TransferOutcome::kAbortedByHandler)) {
+        auto parts = handler.parts();
+        if (!parts) {
+          return impl.failBad(impl.context("GET", url), parts.error().message);
+        }
+        impl.bytes_downloaded.fetch_add(data_bytes, std::memory_order_relaxed);
+        return parts;
+      }
+      if (!complete) {
+        failure = detail::transportFailure(result, impl.context("GET", url));
+        break;
+      }
+      if (handler.isData()) {
+        // Complete, yet short of its Content-Range (no Content-Length to let libcurl notice).
+        failure.error = HubError{HubErrorKind::kNetwork, status,
+                                 impl.context("GET", url) + ": body shorter than its range", false};
+        failure.retryable = true;
+        break;
+      }
+      if (isRedirect(status)) {
+        auto next = impl.followRedirect(url, handler.headers(), hops);
+        if (!next) {
+          return impl.fail(std::move(next).error());
+        }
+        url = std::move(*next);
+        continue;
+      }
+      if (status == 416) {
+        return impl.failBad(impl.context("GET", url),
+                            "HTTP 416: the reconstruction named bytes " +
+                                detail::xetRangeHeader(fetch.ranges).substr(6) +
+                                " the xorb does not have");
+      }
+      // 403 (expired or forged signature), 404 and other 4xx are final: the caller asks for
+      // a new reconstruction.
+      failure = detail::statusFailure(status, handler.headers(), handler.body(),
+                                      impl.context("GET", url));
+      break;
+    }
+    if (!failure.retryable || !impl.waitBeforeRetry(retry++, failure, deadline, stop)) {
+      return impl.fail(impl.givenUp(std::move(failure), stop, attempt));
+    }
+  }
+}
+
+}  // namespace hfm::hub

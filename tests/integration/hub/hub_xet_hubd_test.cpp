@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: Apache-2.0
+// HubClient's Xet downloads against the real hf-hubd (`import --xet`): reconstructions of a
+// whole file and of ranges, every fetch decoded with xet::ChunkReader and assembled as XET.md
+// §5.5 says, compared byte for byte; a real multi-range (multipart/byteranges) fetch; the CAS
+// token cache; the v2 404 rule; and the failure paths (bad Hub token, unknown hash, forged and
+// expired xorb URLs, a CAS that keeps answering 401, transient faults). No request on the CDN
+// listener may carry Authorization.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "hub/hub_client.h"
+#include "tests/integration/hub/hubd_test_support.h"
+#include "tests/support/hubd_process.h"
+#include "xet/xorb.h"
+
+namespace hfm::hub {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::HubdProcess;
+using testing::hubdStats;
+using testing::kHubd;
+using testing::randomBytes;
+
+const common::RepoId kRepo{common::RepoType::kModel, "alice", "xet"};
+const std::string kToken = "tok-alice-read";
+constexpr std::size_t kFileSize = 3 * 1024 * 1024 + 12345;
+
+// One hf-hubd over its own root holding models/alice/xet, imported with --xet.
+struct XetServer {
+  std::unique_ptr<HubdProcess> process;
+  std::string commit;
+  std::string xet_hash;
+};
+
+class HubdXetTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hub_xet_integration." + std::to_string(::getpid()) + "." +
+            std::to_string(std::random_device{}()));
+    auto src = dir_ / "src";
+    std::filesystem::create_directories(src);
+    data_ = new std::string(randomBytes(kFileSize, 42));
+    (*data_)[0] = '\0';  // binary: stored as LFS, hence in the CAS with --xet
+    std::ofstream(src / "model.bin", std::ios::binary)
+        .write(data_->data(), static_cast<std::streamsize>(data_->size()));
+    std::ofstream(src / "README.md") << "# xet\n";
+    const std::vector<std::string> base = {"--token", kToken + "=alice:read"};
+    auto with = [&](std::vector<std::string> extra) {
+      extra.insert(extra.begin(), base.begin(), base.end());
+      return extra;
+    };
+    servers_ = new std::map<std::string, XetServer>();
+    // main: clean; short: 2 s URL and token lifetime; deny: the CAS answers 401 to everything;
+    // flaky: transient faults on the CAS (hf-hubd counts xorb fetches on its CDN listener in the
+    // "cas" class too).
+    const std::map<std::string, std::vector<std::string>> configs = {
+        {"main", with({})},
+        {"short", with({"--cdn-url-ttl", "2"})},
+        {"deny", with({"--faults", "cas:401=1"})},
+        {"flaky", with({"--faults", "cas:503=0.3,cut=0.2:2k", "--seed", "7"})},
+    };
+    for (const auto& [name, args] : configs) {
+      auto root = dir_ / ("root-" + name);
+      setup_error_ = testing::importRepo(kHubd, root, "models/alice/xet", src, {"--xet"});
+      if (!setup_error_.empty()) {
+        return;
+      }
+      XetServer server;
+      server.process = HubdProcess::start(kHubd, root, args, &setup_error_);
+      if (!server.process) {
+        return;
+      }
+      (*servers_)[name] = std::move(server);
+    }
+    // Each import made its own commit (dates differ); the Xet hash depends on the content only.
+    for (auto& [name, server] : *servers_) {
+      auto c = client(name);
+      auto info = c->revision(kRepo, "main");
+      if (!info) {
+        setup_error_ = info.error().message;
+        return;
+      }
+      server.commit = info->commit;
+      auto tree = c->listTree(kRepo, info->commit, "", false);
+      if (!tree) {
+        setup_error_ = tree.error().message;
+        return;
+      }
+      for (const auto& e : *tree) {
+        if (e.path == "model.bin" && e.xet_hash) {
+          server.xet_hash = *e.xet_hash;
+        }
+      }
+      if (server.xet_hash.empty()) {
+        setup_error_ = "model.bin has no xetHash on " + name;
+        return;
+      }
+      if (!xet_hash_.empty() && xet_hash_ != server.xet_hash) {
+        setup_error_ = "the Xet hash differs between imports";
+        return;
+      }
+      xet_hash_ = server.xet_hash;
+    }
+  }
+  static void TearDownTestSuite() {
+    delete servers_;
+    servers_ = nullptr;
+    delete data_;
+    data_ = nullptr;
+    std::filesystem::remove_all(dir_);
+  }
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
+
+  static const std::string& url(const std::string& server) {
+    return servers_->at(server).process->url();
+  }
+  static const std::string& commitOf(const std::string& server) {
+    return servers_->at(server).commit;
+  }
+  static std::unique_ptr<HubClient> client(const std::string& server,
+                                           std::optional<std::string> token = kToken) {
+    HubOptions o;
+    o.endpoint = url(server);
+    o.token = std::move(token);
+    o.retry_deadline = milliseconds(20000);
+    o.backoff_base = milliseconds(10);
+    o.backoff_cap = milliseconds(100);
+    auto c = HubClient::create(o);
+    EXPECT_TRUE(c) << c.error().message;
+    return std::move(*c);
+  }
+
+  // Decodes one fetched range into its chunks.
+  static std::vector<std::string> decodeChunks(const std::string& serialized) {
+    std::vector<std::string> chunks;
+    xet::ChunkReader reader(
+        {reinterpret_cast<const std::uint8_t*>(serialized.data()), serialized.size()});
+    std::vector<std::uint8_t> out;
+    for (;;) {
+      auto more = reader.next(out);
+      EXPECT_TRUE(more) << more.error().message;
+      if (!more || !*more) {
+        break;
+      }
+      chunks.emplace_back(out.begin(), out.end());
+    }
+    return chunks;
+  }
+
+  // Fetches everything `r` names and rebuilds bytes [first, last] (XET.md §5.5).
+  static std::string assemble(HubClient& c, const XetReconstruction& r, std::uint64_t first,
+                              std::uint64_t last) {
+    std::map<std::pair<std::string, std::uint32_t>, std::string> chunks;
+    for (const auto& [xorb, fetches] : r.fetches) {
+      for (const XetFetch& f : fetches) {
+        auto parts = c.xetFetch(f);
+        EXPECT_TRUE(parts) << parts.error().message;
+        if (!parts) {
+          return {};
+        }
+        EXPECT_EQ(parts->size(), f.ranges.size());
+        for (std::size_t i = 0; i < parts->size() && i < f.ranges.size(); ++i) {
+          const XetRange& range = f.ranges[i];
+          EXPECT_EQ((*parts)[i].size(), range.byte_last - range.byte_first + 1);
+          auto decoded = decodeChunks((*parts)[i]);
+          EXPECT_EQ(decoded.size(), range.chunk_end - range.chunk_start);
+          for (std::size_t k = 0; k < decoded.size(); ++k) {
+            chunks[{xorb, range.chunk_start + static_cast<std::uint32_t>(k)}] = decoded[k];
+          }
+        }
+      }
+    }
+    std::string out;
+    for (const XetTerm& t : r.terms) {
+      std::size_t before = out.size();
+      for (std::uint32_t k = t.chunk_start; k < t.chunk_end; ++k) {
+        auto it = chunks.find({t.xorb_hash, k});
+        EXPECT_NE(it, chunks.end()) << "chunk " << k << " of " << t.xorb_hash << " not fetched";
+        if (it == chunks.end()) {
+          return {};
+        }
+        out += it->second;
+      }
+      EXPECT_EQ(out.size() - before, t.unpacked_length);
+    }
+    EXPECT_LE(r.offset_into_first_range, out.size());
+    out.erase(0, static_cast<std::size_t>(r.offset_into_first_range));
+    if (out.size() > last - first + 1) {
+      out.resize(static_cast<std::size_t>(last - first + 1));
+    }
+    return out;
+  }
+
+  static std::uint64_t statCount(const nlohmann::json& stats, const char* cls) {
+    return stats["requests"][cls].get<std::uint64_t>();
+  }
+
+  static std::filesystem::path dir_;
+  static std::string setup_error_;
+  static std::string* data_;
+  static std::map<std::string, XetServer>* servers_;
+  static std::string xet_hash_;
+};
+
+std::filesystem::path HubdXetTest::dir_;
+std::string HubdXetTest::setup_error_;
+std::string* HubdXetTest::data_ = nullptr;
+std::map<std::string, XetServer>* HubdXetTest::servers_ = nullptr;
+std::string HubdXetTest::xet_hash_;
+
+TEST_F(HubdXetTest, ReadsTheWholeFileAndRanges) {
+  auto c = client("main");
+  const std::uint64_t size = data_->size();
+  std::mt19937_64 rng(5);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges = {
+      {0, size - 1},
+      {0, size + 100000},  // past EOF: clamped by the server
+      {0, 0},
+      {1, 1},
+      {size - 1, size - 1},
+      {65536, 65536 + 131072},
+      {100000, 2000000},
+      {size - 70000, size - 1},
+  };
+  for (int i = 0; i < 6; ++i) {
+    std::uint64_t a = rng() % size;
+    std::uint64_t b = a + rng() % std::min<std::uint64_t>(size - a, 700000);
+    ranges.emplace_back(a, b);
+  }
+  for (const auto& [first, last] : ranges) {
+    SCOPED_TRACE(std::to_string(first) + "-" + std::to_string(last));
+    auto r = c->xetReconstruction(kRepo, commitOf("main"), xet_hash_, first, last);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_FALSE(r->terms.empty());
+    std::string got = assemble(*c, *r, first, last);
+    std::uint64_t end = std::min(last, size - 1);
+    ASSERT_EQ(got.size(), end - first + 1);
+    EXPECT_TRUE(got == data_->substr(static_cast<std::size_t>(first), got.size()));
+  }
+  // The upper-case spelling of the hash names the same file.
+  std::string upper = xet_hash_;
+  for (auto& ch : upper) {
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  EXPECT_TRUE(c->xetReconstruction(kRepo, commitOf("main"), upper, 0, 10));
+  EXPECT_EQ(hubdStats(url("main"))["cdn_requests_with_authorization"], 0);
+}
+
+TEST_F(HubdXetTest, FetchesSeveralRangesInOneMultipartAnswer) {
+  auto c = client("main");
+  auto r = c->xetReconstruction(kRepo, commitOf("main"), xet_hash_, 0, data_->size() - 1);
+  ASSERT_TRUE(r) << r.error().message;
+  const XetFetch& whole = r->fetches.begin()->second.front();
+  ASSERT_EQ(whole.ranges.size(), 1u);
+  auto single = c->xetFetch(whole);
+  ASSERT_TRUE(single) << single.error().message;
+  const std::string& bytes = single->front();
+  // Chunk boundaries of the fetched span, from the chunk headers.
+  std::vector<std::size_t> ends;
+  {
+    xet::ChunkReader reader({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+    std::vector<std::uint8_t> out;
+    while (true) {
+      auto more = reader.next(out);
+      ASSERT_TRUE(more);
+      if (!*more) {
+        break;
+      }
+      ends.push_back(reader.offset());
+    }
+  }
+  ASSERT_GE(ends.size(), 8u);
+  const XetRange& span = whole.ranges.front();
+  auto rangeOf = [&](std::uint32_t a, std::uint32_t b) {  // chunks [a, b) of the span
+    std::uint64_t from = a == 0 ? 0 : ends[a - 1];
+    return XetRange{span.chunk_start + a, span.chunk_start + b, span.byte_first + from,
+                    span.byte_first + ends[b - 1] - 1};
+  };
+  // Three ranges, with gaps, all inside the span the URL is signed for.
+  XetFetch several{whole.url, {rangeOf(0, 1), rangeOf(2, 4), rangeOf(7, 8)}};
+  auto parts = c->xetFetch(several);
+  ASSERT_TRUE(parts) << parts.error().message;
+  ASSERT_EQ(parts->size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const XetRange& range = several.ranges[i];
+    EXPECT_TRUE((*parts)[i] ==
+                bytes.substr(static_cast<std::size_t>(range.byte_first - span.byte_first),
+                             static_cast<std::size_t>(range.byte_last - range.byte_first + 1)))
+        << "part " << i;
+    EXPECT_EQ(decodeChunks((*parts)[i]).size(), range.chunk_end - range.chunk_start);
+  }
+  // A range outside the signed set is refused by the CDN (403), not retried.
+  XetFetch outside{
+      whole.url,
+      {XetRange{span.chunk_end, span.chunk_end + 1, span.byte_last + 1, span.byte_last + 100}}};
+  auto refused = c->xetFetch(outside);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, HubErrorKind::kForbidden);
+  EXPECT_EQ(hubdStats(url("main"))["cdn_requests_with_authorization"], 0);
+}
+
+TEST_F(HubdXetTest, CachesTheCasTokenPerCommit) {
+  auto c = client("main");
+  auto before = hubdStats(url("main"));
+  for (int i = 0; i < 3; ++i) {
+    auto r = c->xetReconstruction(kRepo, commitOf("main"), xet_hash_, 0, 1000);
+    ASSERT_TRUE(r) << r.error().message;
+  }
+  auto after = hubdStats(url("main"));
+  EXPECT_EQ(statCount(after, "api") - statCount(before, "api"), 1u);  // one token
+  EXPECT_EQ(statCount(after, "cas") - statCount(before, "cas"), 3u);  // v2 each time
+}
+
+TEST_F(HubdXetTest, UnknownFileIsNotFound) {
+  const std::string unknown(64, 'e');
+  {
+    // A CAS not yet seen answering v2: its 404 is checked against v1 too.
+    auto c = client("main");
+    auto before = hubdStats(url("main"));
+    auto r = c->xetReconstruction(kRepo, commitOf("main"), unknown, 0, 10);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, HubErrorKind::kNotFound) << r.error().message;
+    auto after = hubdStats(url("main"));
+    EXPECT_EQ(statCount(after, "cas") - statCount(before, "cas"), 2u);
+  }
+  {
+    // Once v2 answered, its 404 is final.
+    auto c = client("main");
+    ASSERT_TRUE(c->xetReconstruction(kRepo, commitOf("main"), xet_hash_, 0, 10));
+    auto before = hubdStats(url("main"));
+    auto r = c->xetReconstruction(kRepo, commitOf("main"), unknown, 0, 10);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().kind, HubErrorKind::kNotFound);
+    EXPECT_EQ(r.error().http_status, 404);
+    auto after = hubdStats(url("main"));
+    EXPECT_EQ(statCount(after, "cas") - statCount(before, "cas"), 1u);
+  }
+  auto c = client("main");
+  auto past =
+      c->xetReconstruction(kRepo, commitOf("main"), xet_hash_, data_->size(), data_->size() + 5);
+  ASSERT_FALSE(past);
+  EXPECT_EQ(past.error().kind, HubErrorKind::kRangeNotSatisfiable) << past.error().message;
+  auto bad = c->xetReconstruction(kRepo, commitOf("main"), "xyz", 0, 10);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind, HubErrorKind::kInvalidArgument);
+  auto inverted = c->xetReconstruction(kRepo, commitOf("main"), xet_hash_, 10, 9);
+  ASSERT_FALSE(inverted);
+  EXPECT_EQ(inverted.error().kind, HubErrorKind::kInvalidArgument);
+}
+
+TEST_F(HubdXetTest, BadHubTokenIsUnauthorized) {
+  auto c = client("main", std::string("tok-nobody"));
+  auto r = c->xetReconstruction(kRepo, commitOf("main"), xet_hash_, 0, 10);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, HubErrorKind::kUnauthorized) << r.error().message;
+  EXPECT_EQ(r.error().message.find("tok-nobody"), std::string::npos);
+  // Unknown repository or revision, as the token endpoint says.
+  auto c2 = client("main");
+  auto missing = c2->xetReconstruction({common::RepoType::kModel, "alice", "nope"},
+                                       commitOf("main"), xet_hash_, 0, 10);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind, HubErrorKind::kNotFound) << missing.error().message;
+}
+
+TEST_F(HubdXetTest, CasUnauthorizedRefreshesTheTokenOnce) {
+  auto c = client("deny");
+  auto before = hubdStats(url("deny"));
+  auto r = c->xetReconstruction(kRepo, commitOf("deny"), xet_hash_, 0, 10);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, HubErrorKind::kUnauthorized) << r.error().message;
+  EXPECT_EQ(r.error().http_status, 401);
+  auto after = hubdStats(url("deny"));
+  EXPECT_EQ(statCount(after, "api") - statCount(before, "api"), 2u);  // the token, twice
+  EXPECT_EQ(statCount(after, "cas") - statCount(before, "cas"), 2u);  // v2, twice
+}
+
+TEST_F(HubdXetTest, ForgedXorbUrlIsForbiddenWithoutRetry) {
+  auto c = client("main");
+  auto r = c->xetReconstruction(kRepo, commitOf("main"), xet_hash_, 0, 100000);
+  ASSERT_TRUE(r) << r.error().message;
+  XetFetch forged = r->fetches.begin()->second.front();
+  auto sig = forged.url.find("X-Signature=");
+  ASSERT_NE(sig, std::string::npos) << forged.url;
+  char& ch = forged.url[sig + 12];
+  ch = ch == 'a' ? 'b' : 'a';
+  auto before = hubdStats(url("main"));
+  auto retries = c->stats().retries;
+  auto fetched = c->xetFetch(forged);
+  ASSERT_FALSE(fetched);
+  EXPECT_EQ(fetched.error().kind, HubErrorKind::kForbidden) << fetched.error().message;
+  EXPECT_EQ(fetched.error().http_status, 403);
+  EXPECT_EQ(fetched.error().message.find("X-Signature"), std::string::npos);
+  auto after = hubdStats(url("main"));
+  EXPECT_EQ(statCount(after, "cas") - statCount(before, "cas"), 1u);  // xorb fetches count as cas
+  EXPECT_EQ(c->stats().retries, retries);
+  EXPECT_EQ(after["cdn_requests_with_authorization"], 0);
+}
+
+TEST_F(HubdXetTest, ExpiredXorbUrlIsForbidden) {
+  auto c = client("short");
+  auto r = c->xetReconstruction(kRepo, commitOf("short"), xet_hash_, 0, 100000);
+  ASSERT_TRUE(r) << r.error().message;
+  std::this_thread::sleep_for(milliseconds(3200));
+  auto before = hubdStats(url("short"));
+  auto fetched = c->xetFetch(r->fetches.begin()->second.front());
+  ASSERT_FALSE(fetched);
+  EXPECT_EQ(fetched.error().kind, HubErrorKind::kForbidden) << fetched.error().message;
+  auto after = hubdStats(url("short"));
+  EXPECT_EQ(statCount(after, "cas") - statCount(before, "cas"), 1u);
+  // A new reconstruction (with a new token: a 2 s one is never cached) works again.
+  r = c->xetReconstruction(kRepo, commitOf("short"), xet_hash_, 0, 100000);
+  ASSERT_TRUE(r) << r.error().message;
+  std::string got = assemble(*c, *r, 0, 100000);
+  EXPECT_TRUE(got == data_->substr(0, 100001));
+  EXPECT_EQ(after["cdn_requests_with_authorization"], 0);
+}
+
+TEST_F(HubdXetTest, RetriesTransientFaults) {
+  auto c = client("flaky");
+  for (int i = 0; i < 5; ++i) {
+    auto r = c->xetReconstruction(kRepo, commitOf("flaky"), xet_hash_, 0, data_->size() - 1);
+    ASSERT_TRUE(r) << r.error().message;
+    std::string got = assemble(*c, *r, 0, data_->size() - 1);
+    EXPECT_TRUE(got == *data_);
+  }
+  EXPECT_GT(c->stats().retries, 0u);
+  auto stats = hubdStats(url("flaky"));
+  EXPECT_GT(stats["faults_injected"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(stats["cdn_requests_with_authorization"], 0);
+}
+
+}  // namespace
+}  // namespace hfm::hub
