@@ -501,7 +501,8 @@ std::shared_ptr<Filesystem::Node> Filesystem::nodeFor(const std::shared_ptr<View
     made->kind = Node::Kind::kViewFile;
     made->view = v;
     made->path = path;
-    made->file = FileRef{v->repo, content.commit, content.path, content.contentId(), content.size};
+    made->file = FileRef{v->repo,           content.commit, content.path, content.contentId(),
+                         content.size,      content.xet_hash};
     made->oid = content.oid;
     made->lfs_sha256 = content.lfs_sha256;
     made->xet_hash = content.xet_hash;

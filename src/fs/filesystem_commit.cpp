@@ -604,7 +604,7 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
       } else {
         std::string content(r.size, '\0');
         ReadState state;
-        FileRef ref{v->repo, r.commit, r.path, r.contentId(), r.size};
+        FileRef ref{v->repo, r.commit, r.path, r.contentId(), r.size, r.xet_hash};
         auto got = r.size == 0 ? hub::HubResult<std::size_t>(std::size_t{0})
                                : engine_->read(ref, 0, std::span<char>(content), &state);
         if (!got || *got != r.size) {

@@ -36,6 +36,7 @@ struct FileRef {
   std::string path;
   std::string content_id;
   std::uint64_t size = 0;
+  std::string xet_hash;  // empty unless the file is stored in Xet
 };
 
 struct ReadOptions {

@@ -23,6 +23,7 @@
 #include "cache/metadata_store.h"
 #include "fs/filesystem.h"
 #include "fs/read_engine.h"
+#include "fs/xet_range_source.h"
 #include "hub/hub_client.h"
 
 namespace hfm::fs::testing {
@@ -71,7 +72,9 @@ class FsStack {
     }
     s->blocks_ = std::move(*blocks);
     s->metadata_ = std::move(*metadata);
-    s->source_ = std::make_unique<HubRangeSource>(s->hub_.get());
+    s->plain_source_ = std::make_unique<HubRangeSource>(s->hub_.get());
+    s->source_ = std::make_unique<XetRangeSource>(s->hub_.get(), s->plain_source_.get(),
+                                                  s->blocks_.get());
     s->engine_ = std::make_unique<ReadEngine>(s->source_.get(), s->blocks_.get(),
                                               s->blocks_->blockSize(), ReadOptions{});
     s->fs_ = std::make_unique<Filesystem>(s->hub_.get(), s->metadata_.get(), s->blocks_.get(),
@@ -135,7 +138,8 @@ class FsStack {
   std::unique_ptr<hub::HubClient> hub_;
   std::unique_ptr<cache::LmdbBlockStore> blocks_;
   std::unique_ptr<cache::MetadataStore> metadata_;
-  std::unique_ptr<HubRangeSource> source_;
+  std::unique_ptr<HubRangeSource> plain_source_;
+  std::unique_ptr<XetRangeSource> source_;
   std::unique_ptr<ReadEngine> engine_;
   std::unique_ptr<Filesystem> fs_;
 };

@@ -30,6 +30,7 @@
 #include "fs/filesystem.h"
 #include "fs/fuse_bridge.h"
 #include "fs/read_engine.h"
+#include "fs/xet_range_source.h"
 #include "hf-mount/mount_registry.h"
 #include "hub/hub_client.h"
 #include "hub/hub_env.h"
@@ -160,7 +161,8 @@ int runMount(const MountArgs& args, int ready_fd) {
 
   fs::ReadOptions read_options;
   read_options.memory_limit = *memory_limit / 2;  // the other half: request buffers and FUSE
-  fs::HubRangeSource source(hub->get());
+  fs::HubRangeSource plain_source(hub->get());
+  fs::XetRangeSource source(hub->get(), &plain_source, blocks->get());
   fs::ReadEngine engine(&source, blocks->get(), (*blocks)->blockSize(), read_options);
   fs::FsOptions fs_options;
   fs_options.revision_ttl = std::chrono::seconds(args.revision_ttl);
