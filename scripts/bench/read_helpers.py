@@ -345,6 +345,15 @@ def summarize(results_path, targets_path, meta_path):
             lines.append(f"target {t['scenario']} {t['subject']} {t['metric']}: median {fmt(v, t['unit'])} "
                          f"{t['unit']} <= {t['limit']:g} ({t['why']}): {'PASS' if ok else 'FAIL'}")
             verdicts.append({**t, "value": v, "result": "PASS" if ok else "FAIL"})
+        elif kind == "min":
+            v = med(t["scenario"], t["subject"], t["metric"])
+            if v is None:
+                verdicts.append({**t, "result": "n/a"})
+                continue
+            ok = v >= t["limit"]
+            lines.append(f"target {t['scenario']} {t['subject']} {t['metric']}: median {fmt(v, t['unit'])} "
+                         f"{t['unit']} >= {t['limit']:g} ({t['why']}): {'PASS' if ok else 'FAIL'}")
+            verdicts.append({**t, "value": v, "result": "PASS" if ok else "FAIL"})
         elif kind == "exact":
             # Every run, not the median: one run with a second commit is a failure.
             r = by.get((t["scenario"], t["subject"], t["metric"]))

@@ -54,8 +54,9 @@ std::optional<XetRangeSource::Chunk> XetRangeSource::cached(const MerkleHash& xo
   if (cache_ == nullptr) return std::nullopt;
   auto known = chunkAt(*cache_, xorb, index);
   if (!known || known->size > xet::kMaxUncompressedChunkSize) return std::nullopt;
-  Chunk chunk{known->hash, std::string(known->size, '\0')};
-  auto got = cache_->read(chunk.hash.hex(), 0, 0, chunk.bytes);
+  Chunk chunk{known->hash, std::vector<std::uint8_t>(known->size)};
+  auto got = cache_->read(chunk.hash.hex(), 0, 0,
+                          {reinterpret_cast<char*>(chunk.bytes.data()), chunk.bytes.size()});
   if (!got || *got != chunk.bytes.size()) return std::nullopt;
   return chunk;
 }
@@ -63,7 +64,8 @@ std::optional<XetRangeSource::Chunk> XetRangeSource::cached(const MerkleHash& xo
 void XetRangeSource::remember(const MerkleHash& xorb, std::uint32_t index, const Chunk& chunk) {
   if (cache_ == nullptr) return;
   // The bytes first: an index entry without its chunk is only a miss, never a wrong answer.
-  if (cache_->write(chunk.hash.hex(), 0, chunk.bytes)) {
+  if (cache_->write(chunk.hash.hex(), 0,
+                    {reinterpret_cast<const char*>(chunk.bytes.data()), chunk.bytes.size()})) {
     recordChunk(*cache_, xorb, index,
                 XetChunkId{chunk.hash, static_cast<std::uint32_t>(chunk.bytes.size())});
   }
@@ -88,7 +90,8 @@ hub::HubResult<void> XetRangeSource::fetchInto(const std::string& xorb,
         return corrupt("xorb " + xorb + " chunk " + std::to_string(index) + " does not decode" +
                        (more ? std::string() : ": " + more.error().message));
       }
-      Chunk chunk{xet::chunkHash(decoded), std::string(decoded.begin(), decoded.end())};
+      Chunk chunk{xet::chunkHash(decoded), std::move(decoded)};
+      decoded = {};
       auto known = cache_ != nullptr ? chunkAt(*cache_, *xorb_hash, index) : std::nullopt;
       if (known && (known->hash != chunk.hash || known->size != chunk.bytes.size())) {
         ++hash_mismatches_;
@@ -167,11 +170,11 @@ hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::ui
         return corrupt("reconstruction lists no fetch for chunk " + std::to_string(index) +
                        " of xorb " + term.xorb_hash);
       }
-      std::string_view bytes = it->second.bytes;
+      std::span<const std::uint8_t> bytes = it->second.bytes;
       term_bytes += bytes.size();
       const std::size_t dropped = static_cast<std::size_t>(std::min<std::uint64_t>(skip, bytes.size()));
       skip -= dropped;
-      bytes.remove_prefix(dropped);
+      bytes = bytes.subspan(dropped);
       const std::size_t n = std::min(bytes.size(), static_cast<std::size_t>(want) - written);
       std::memcpy(out.data() + written, bytes.data(), n);
       written += n;

@@ -18,6 +18,7 @@
 #include <stop_token>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "cache/block_store.h"
 #include "fs/read_engine.h"
@@ -47,7 +48,7 @@ class XetRangeSource final : public RangeSource {
  private:
   struct Chunk {
     xet::MerkleHash hash;
-    std::string bytes;
+    std::vector<std::uint8_t> bytes;
   };
   using ChunkMap = std::unordered_map<std::string, Chunk>;  // "<xorb>/<index>" -> chunk
 
