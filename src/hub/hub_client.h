@@ -4,7 +4,8 @@
 // HubClient: the Hugging Face Hub HTTP API as hf-mount uses it, over libcurl. Reads: revision
 // resolution, tree and paths-info listings, repo lists, ranged file reads, whoami, Xet
 // reconstructions and xorb fetches. Writes:
-// preupload, LFS uploads (basic and multipart), commits and the commit history.
+// preupload, LFS uploads (basic and multipart), Xet uploads (the LFS batch offering "xet", xorb
+// and shard uploads, the global dedup query), commits and the commit history.
 //
 // Thread safety: thread-safe. Any number of threads may call any method at once; at most
 // HubOptions::max_connections HTTP exchanges are in flight, other callers wait for a slot.
@@ -195,6 +196,50 @@ class HubClient {
   // retry_deadline. The fetch is checked first (xetFetchProblem in xet_json.h; kInvalidArgument).
   HubResult<std::vector<std::string>> xetFetch(const XetFetch& fetch,
                                                const std::stop_token& stop = {});
+
+  // ---- Xet uploads (docs/hub-client.md, "Xet uploads") ---------------------------------------
+  // The CAS calls below send the CAS token (Authorization: Bearer access.token) only to
+  // access.cas_url's origin, never the Hub token; a CAS redirect to another origin is
+  // kBadResponse. Transient failures are retried as for other calls (the POSTs are idempotent:
+  // hashes are content addresses). A CAS 401 takes one fresh write token from
+  // access.refresh_url (GET with the Hub token, only when that URL is on the endpoint's origin)
+  // and tries once more; the fresh token is not kept (`access` is const), so after a second 401,
+  // or without a refresh_url, the call is kUnauthorized and the caller takes a new offer.
+  // The CAS token never appears in a message. An `access` whose cas_url or token could not be
+  // sent is kInvalidArgument without a request.
+
+  // POST {prefix}{ns}/{name}.git/info/lfs/objects/batch for one object offering "basic",
+  // "multipart" and "xet", with the Hub token. nullopt when the server picks another transfer
+  // (the caller then uses uploadLfs; the answer has been checked as uploadLfs checks it); an
+  // offer when it picks "xet": already_stored when the object has no actions, else the access
+  // from the upload action's headers (X-Xet-Cas-Url, X-Xet-Access-Token,
+  // X-Xet-Token-Expiration) and its href as refresh_url. A per-object error is returned as an
+  // error (the kind its code maps to, e.g. 403 kForbidden, 422 kBadResponse, as uploadLfs
+  // does). kInvalidArgument without a request when `sha256` is not 64 hex digits.
+  HubResult<std::optional<XetUploadOffer>> offerXetUpload(const common::RepoId& repo,
+                                                          const std::string& revision,
+                                                          const std::string& sha256,
+                                                          std::uint64_t size);
+
+  // POST {cas_url}/v1/xorbs/default/{xorb_hash} with the serialized xorb; true when the CAS
+  // newly inserted it, false when it had it already. The answer must be
+  // {"was_inserted": bool}. kInvalidArgument without a request when xorb_hash is not 64 hex
+  // digits or `bytes` is empty or larger than 64 MiB. A refusal (400: hash mismatch, malformed
+  // xorb) is kBadResponse with http_status 400 and the server's message.
+  HubResult<bool> xetUploadXorb(const XetWriteAccess& access, const std::string& xorb_hash,
+                                std::span<const std::uint8_t> bytes);
+
+  // POST {cas_url}/v1/shards with the shard (footer optional). The answer must be
+  // {"result": 0|1}. A refusal (400: malformed, a referenced xorb missing, ...) is an error
+  // whose http_status is 400 and whose message carries the server's; a read-only token is
+  // kForbidden (403). kInvalidArgument without a request for an empty or over-64-MiB body.
+  HubResult<void> xetUploadShard(const XetWriteAccess& access, std::span<const std::uint8_t> bytes);
+
+  // GET {cas_url}/v1/chunks/default/{chunk_hash}, the global dedup query: the answer's shard
+  // bytes (checked only to start with a shard header; the caller parses it), nullopt on 404.
+  // kInvalidArgument without a request when chunk_hash is not 64 hex digits.
+  HubResult<std::optional<std::string>> xetQueryChunk(const XetWriteAccess& access,
+                                                      const std::string& chunk_hash);
 
   HubStats stats() const;
   const HubOptions& options() const;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // HubClient::uploadLfs: the git-lfs batch API with the basic and the Hub's multipart transfer,
-// streamed from a local file.
+// streamed from a local file; and HubClient::offerXetUpload, the same batch request offering
+// "xet" too (the CAS uploads that follow are in hub_client_xet.cpp).
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include "hub/hub_client.h"
 #include "hub/hub_client_impl.h"
 #include "hub/hub_json.h"
+#include "hub/xet_json.h"
 
 namespace hfm::hub {
 namespace {
@@ -70,6 +72,35 @@ class FileRangeSource final : public detail::BodySource {
   std::uint64_t reported_ = 0;
 };
 
+detail::ApiCallOptions lfsJson(std::string_view body) {
+  return {.body = body,
+          .content_type = kLfsContentType,
+          .headers = {"Accept: " + std::string(kLfsContentType)}};
+}
+
+// POSTs one batch request (`body`) to `url` and returns `parse(answer body)`. A parse failure is
+// reported with the request's context: kBadResponse as such, an object error (whose kind its
+// code gave) with the context prefixed.
+template <class Parse>
+auto postLfsBatch(detail::HubClientImpl& impl, const std::string& url, std::string_view body,
+                  Parse&& parse) -> decltype(parse(std::string_view())) {
+  auto response = impl.apiCall("POST", url, lfsJson(body));
+  if (!response) {
+    return common::Unexpected<HubError>(std::move(response).error());
+  }
+  auto parsed = parse(std::string_view(response->body));
+  if (!parsed) {
+    std::string where = impl.context("POST", url);
+    if (parsed.error().kind == HubErrorKind::kBadResponse) {
+      return impl.failBad(where, parsed.error().message);
+    }
+    HubError error = std::move(parsed).error();
+    error.message = where + ": " + error.message;
+    return impl.fail(std::move(error));
+  }
+  return parsed;
+}
+
 // An ETag worth sending back in the completion: present, short, printable ASCII.
 bool isUsableEtag(const std::string& etag) {
   return !etag.empty() && etag.size() <= kMaxEtagBytes &&
@@ -120,32 +151,14 @@ class LfsUpload {
   }
 
  private:
-  detail::ApiCallOptions lfsJson(std::string_view body) const {
-    return {.body = body,
-            .content_type = kLfsContentType,
-            .headers = {"Accept: " + std::string(kLfsContentType)}};
-  }
-
   HubResult<detail::LfsUploadPlan> batch() {
     auto body = detail::lfsBatchBody(oid_, size_, revision_);
     if (!body) {
       return impl_.fail(std::move(body).error());
     }
-    auto response = impl_.apiCall("POST", batch_url_, lfsJson(*body));
-    if (!response) {
-      return common::Unexpected<HubError>(std::move(response).error());
-    }
-    auto plan = detail::parseLfsBatchAnswer(response->body, oid_, size_);
-    if (!plan) {
-      std::string where = impl_.context("POST", batch_url_);
-      if (plan.error().kind == HubErrorKind::kBadResponse) {
-        return impl_.failBad(where, plan.error().message);
-      }
-      HubError error = std::move(plan).error();
-      error.message = where + ": " + error.message;
-      return impl_.fail(std::move(error));
-    }
-    return plan;
+    return postLfsBatch(impl_, batch_url_, *body, [&](std::string_view answer) {
+      return detail::parseLfsBatchAnswer(answer, oid_, size_);
+    });
   }
 
   HubResult<void> putWhole(const std::string& url) {
@@ -266,6 +279,23 @@ HubResult<void> HubClient::uploadLfs(const common::RepoId& repo, const std::stri
   }
   std::string oid = common::toHex(*common::fromHex(sha256));  // lower case, as the Hub names it
   return LfsUpload(*impl_, repo, revision, std::move(oid), size, fd.get(), progress).run();
+}
+
+HubResult<std::optional<XetUploadOffer>> HubClient::offerXetUpload(const common::RepoId& repo,
+                                                                   const std::string& revision,
+                                                                   const std::string& sha256,
+                                                                   std::uint64_t size) {
+  if (!common::isHex(sha256, 64)) {
+    return impl_->failInvalid("offerXetUpload: the sha256 is not 64 hex digits");
+  }
+  std::string oid = common::toHex(*common::fromHex(sha256));  // lower case, as the Hub names it
+  auto body = detail::xetBatchBody(oid, size, revision);
+  if (!body) {
+    return impl_->fail(std::move(body).error());
+  }
+  return postLfsBatch(
+      *impl_, detail::lfsBatchUrl(impl_->options.endpoint, repo), *body,
+      [&](std::string_view answer) { return detail::parseXetBatchAnswer(answer, oid, size); });
 }
 
 }  // namespace hfm::hub

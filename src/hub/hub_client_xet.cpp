@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// HubClient's Xet downloads (docs/hub-client.md, "Xet"): CAS read tokens, reconstructions (v2,
-// with the v1 fallback) and xorb fetches. Requests to the CAS and to xorb URLs go through
-// sendWithoutHubToken: the Hub token must not reach them even when they share the endpoint's
-// origin (hf-hubd serves its CAS under /_hubd/cas).
+// HubClient's Xet calls (docs/hub-client.md, "Xet" and "Xet uploads"): CAS read tokens,
+// reconstructions (v2, with the v1 fallback) and xorb fetches; xorb and shard uploads and the
+// global dedup query with a write token (the LFS batch that hands it out is in
+// hub_client_lfs.cpp). Requests to the CAS and to xorb URLs go through sendWithoutHubToken: the
+// Hub token must not reach them even when they share the endpoint's origin (hf-hubd serves its
+// CAS under /_hubd/cas).
 
 #include <algorithm>
 #include <cstring>
@@ -58,15 +60,23 @@ HubError scrubbed(HubError error, const std::string& secret) {
 }
 
 // One exchange like HubClientImpl::send, but never with the Hub token: `headers` carry whatever
-// authorization the caller decided on.
+// authorization the caller decided on. A POST sends `body` (which must outlive the call) as
+// `content_type`.
 TransferResult sendWithoutHubToken(detail::HubClientImpl& impl, const std::string& url,
                                    std::vector<std::string> headers, bool compressed,
                                    Clock::time_point deadline, const std::stop_token& stop,
-                                   detail::ResponseHandler& handler) {
+                                   detail::ResponseHandler& handler,
+                                   std::string_view method = "GET", std::string_view body = {},
+                                   std::string_view content_type = {}) {
   detail::HttpRequest request;
-  request.method = "GET";
+  request.method = method;
   request.url = url;
   request.headers = std::move(headers);
+  if (method == "POST") {
+    request.headers.emplace_back("Expect:");  // no 100-continue round trip
+    request.headers.push_back("Content-Type: " + std::string(content_type));
+    request.body = body;
+  }
   request.accept_compressed = compressed;
   auto remaining = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
   request.connect_timeout =
@@ -75,7 +85,11 @@ TransferResult sendWithoutHubToken(detail::HubClientImpl& impl, const std::strin
       std::min(impl.options.stall_timeout, std::max(remaining, kMinAttemptStall));
   request.stop = stop;
   impl.requests.fetch_add(1, std::memory_order_relaxed);
-  return impl.transport->perform(request, handler);
+  TransferResult result = impl.transport->perform(request, handler);
+  if (result.outcome == TransferOutcome::kComplete && is2xx(result.status)) {
+    impl.bytes_uploaded.fetch_add(body.size(), std::memory_order_relaxed);
+  }
+  return result;
 }
 
 struct CasAnswer {
@@ -85,37 +99,49 @@ struct CasAnswer {
   std::string url;
 };
 
-// A GET on the CAS with its token, which goes only to the CAS's origin (redirects elsewhere are
-// refused). Transient failures are retried until the deadline; a 2xx, 501 or any other final
-// status is returned for the caller to interpret.
-HubResult<CasAnswer> casGet(detail::HubClientImpl& impl, const std::string& url,
-                            const detail::XetTokenInfo& token, std::string range,
-                            const std::stop_token& stop) {
+// How casCall sends one request.
+struct CasRequest {
+  std::string_view method = "GET";   // "GET" or "POST"
+  std::vector<std::string> headers;  // besides Authorization
+  std::string_view body{};           // POST body
+  std::string_view content_type{};   // POST Content-Type
+  bool compressed = true;            // JSON answers may come gzipped; binary ones must not
+};
+
+// A request to the CAS with its token, which goes only to the CAS's origin (redirects elsewhere
+// are refused; a POST follows only 307 and 308, which keep its body). Transient failures are
+// retried until the deadline (CAS requests are idempotent); a 2xx, 501 or any other final status
+// is returned for the caller to interpret.
+HubResult<CasAnswer> casCall(detail::HubClientImpl& impl, const std::string& url,
+                             const detail::XetTokenInfo& token, const CasRequest& request,
+                             const std::stop_token& stop) {
   const auto cas_origin = detail::parseOrigin(token.cas_url);
+  const std::string_view method = request.method;
   auto deadline = Clock::now() + impl.options.retry_deadline;
   unsigned retry = 0;
   for (unsigned attempt = 1;; ++attempt) {
     AttemptFailure failure;
     std::string current = url;
     for (int hops = 0;; ++hops) {
-      std::vector<std::string> headers = {range, "Accept: application/json"};
+      std::vector<std::string> headers = request.headers;
       auto origin = detail::parseOrigin(current);
       if (!origin || !cas_origin || *origin != *cas_origin) {
-        return impl.failBad(impl.context("GET", current),
+        return impl.failBad(impl.context(method, current),
                             "the CAS redirected to another origin (the CAS token stays with the "
                             "CAS)");
       }
       headers.push_back("Authorization: Bearer " + token.access_token);
       detail::BufferingHandler handler;
-      TransferResult result = sendWithoutHubToken(impl, current, std::move(headers),
-                                                  /*compressed=*/true, deadline, stop, handler);
+      TransferResult result =
+          sendWithoutHubToken(impl, current, std::move(headers), request.compressed, deadline, stop,
+                              handler, method, request.body, request.content_type);
       if (result.outcome == TransferOutcome::kAbortedByHandler && handler.tooLarge()) {
         return impl.failBad(
-            impl.context("GET", current),
+            impl.context(method, current),
             "response body larger than " + std::to_string(detail::kMaxApiBodyBytes) + " bytes");
       }
       if (result.outcome != TransferOutcome::kComplete) {
-        failure = detail::transportFailure(result, impl.context("GET", current));
+        failure = detail::transportFailure(result, impl.context(method, current));
         break;
       }
       int status = handler.status();
@@ -124,6 +150,11 @@ HubResult<CasAnswer> casGet(detail::HubClientImpl& impl, const std::string& url,
         return CasAnswer{status, handler.headers(), std::move(handler.body()), current};
       }
       if (isRedirect(status)) {
+        if (method != "GET" && status != 307 && status != 308) {
+          return impl.failBad(impl.context(method, current),
+                              "HTTP " + std::to_string(status) +
+                                  " to a CAS upload (only 307 and 308 keep the body)");
+        }
         auto next = impl.followRedirect(current, handler.headers(), hops);
         if (!next) {
           return impl.fail(std::move(next).error());
@@ -135,7 +166,7 @@ HubResult<CasAnswer> casGet(detail::HubClientImpl& impl, const std::string& url,
         return CasAnswer{status, handler.headers(), std::move(handler.body()), current};
       }
       failure = detail::statusFailure(status, handler.headers(), handler.body(),
-                                      impl.context("GET", current));
+                                      impl.context(method, current));
       break;
     }
     if (!failure.retryable || !impl.waitBeforeRetry(retry++, failure, deadline, stop)) {
@@ -143,6 +174,14 @@ HubResult<CasAnswer> casGet(detail::HubClientImpl& impl, const std::string& url,
           scrubbed(impl.givenUp(std::move(failure), stop, attempt), token.access_token));
     }
   }
+}
+
+// A GET of a reconstruction (JSON) with `range`.
+HubResult<CasAnswer> casGet(detail::HubClientImpl& impl, const std::string& url,
+                            const detail::XetTokenInfo& token, std::string range,
+                            const std::stop_token& stop) {
+  return casCall(impl, url, token, {.headers = {std::move(range), "Accept: application/json"}},
+                 stop);
 }
 
 // Receives one xorb fetch, checking the answer against the ranges asked for as it arrives.
@@ -293,6 +332,57 @@ class XorbHandler final : public detail::ResponseHandler {
   std::optional<std::string> boundary_;
   std::string failure_;
 };
+
+// ---- write access --------------------------------------------------------------------------
+
+// `access` as casCall takes it, or nullopt when its URL or token could not be sent.
+std::optional<detail::XetTokenInfo> writeToken(const XetWriteAccess& access) {
+  auto cas_url = detail::casUrlValue(access.cas_url);
+  if (!cas_url || !detail::isUsableCasToken(access.token)) {
+    return std::nullopt;
+  }
+  return detail::XetTokenInfo{access.token, access.expires, std::move(*cas_url)};
+}
+
+// A CAS request with write access to {cas_url}{path}. A 2xx, or `passed_status` (0: none), is
+// returned as the answer. A 401 takes one fresh write token from access.refresh_url, when that
+// URL is on the endpoint's origin (the Hub token goes nowhere else), and sends the request once
+// more; the fresh token is used for this call only. Any other status is the error it maps to.
+HubResult<CasAnswer> casWrite(detail::HubClientImpl& impl, const XetWriteAccess& access,
+                              const std::string& path, const CasRequest& request, int passed_status,
+                              const std::string& what) {
+  auto token = writeToken(access);
+  if (!token) {
+    return impl.failInvalid(what + ": the write access has no usable CAS URL or token");
+  }
+  for (int round = 0;; ++round) {
+    auto answer = casCall(impl, token->cas_url + path, *token, request, {});
+    if (!answer) {
+      return common::Unexpected<HubError>(
+          scrubbed(std::move(answer).error(), access.token));  // already counted
+    }
+    if (is2xx(answer->status) || (passed_status != 0 && answer->status == passed_status)) {
+      return answer;
+    }
+    if (answer->status == 401 && round == 0 && !access.refresh_url.empty() &&
+        impl.isEndpointOrigin(access.refresh_url)) {
+      auto response = impl.apiCall("GET", access.refresh_url);
+      if (!response) {
+        return common::Unexpected<HubError>(std::move(response).error());
+      }
+      auto fresh = impl.checked("GET", access.refresh_url, detail::parseXetToken(response->body));
+      if (!fresh) {
+        return common::Unexpected<HubError>(std::move(fresh).error());
+      }
+      token = std::move(*fresh);
+      continue;
+    }
+    auto failure = detail::statusFailure(answer->status, answer->headers, answer->body,
+                                         impl.context(request.method, answer->url));
+    return impl.fail(
+        scrubbed(scrubbed(std::move(failure.error), token->access_token), access.token));
+  }
+}
 
 }  // namespace
 
@@ -524,6 +614,78 @@ HubResult<std::vector<std::string>> HubClient::xetFetch(const XetFetch& fetch,
       return impl.fail(impl.givenUp(std::move(failure), stop, attempt));
     }
   }
+}
+
+// ---- HubClient: Xet uploads ----------------------------------------------------------------
+
+HubResult<bool> HubClient::xetUploadXorb(const XetWriteAccess& access, const std::string& xorb_hash,
+                                         std::span<const std::uint8_t> bytes) {
+  detail::HubClientImpl& impl = *impl_;
+  if (!common::isHex(xorb_hash, 64)) {
+    return impl.failInvalid("xetUploadXorb: the xorb hash is not 64 hex digits");
+  }
+  if (bytes.empty() || bytes.size() > detail::kXetMaxXorbBytes) {
+    return impl.failInvalid("xetUploadXorb: a xorb of " + std::to_string(bytes.size()) +
+                            " bytes (1 to 64 MiB)");
+  }
+  const std::string_view body(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  auto answer = casWrite(impl, access, "/v1/xorbs/default/" + lowerHex(xorb_hash),
+                         {.method = "POST",
+                          .headers = {"Accept: application/json"},
+                          .body = body,
+                          .content_type = "application/octet-stream"},
+                         0, "xetUploadXorb");
+  if (!answer) {
+    return common::Unexpected<HubError>(std::move(answer).error());
+  }
+  return impl.checked("POST", answer->url, detail::parseXorbUploadAnswer(answer->body));
+}
+
+HubResult<void> HubClient::xetUploadShard(const XetWriteAccess& access,
+                                          std::span<const std::uint8_t> bytes) {
+  detail::HubClientImpl& impl = *impl_;
+  if (bytes.empty() || bytes.size() > detail::kXetMaxShardBytes) {
+    return impl.failInvalid("xetUploadShard: a shard of " + std::to_string(bytes.size()) +
+                            " bytes (1 to 64 MiB)");
+  }
+  const std::string_view body(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  auto answer = casWrite(impl, access, "/v1/shards",
+                         {.method = "POST",
+                          .headers = {"Accept: application/json"},
+                          .body = body,
+                          .content_type = "application/octet-stream"},
+                         0, "xetUploadShard");
+  if (!answer) {
+    return common::Unexpected<HubError>(std::move(answer).error());
+  }
+  auto result = impl.checked("POST", answer->url, detail::parseShardUploadAnswer(answer->body));
+  if (!result) {
+    return common::Unexpected<HubError>(std::move(result).error());
+  }
+  return {};
+}
+
+HubResult<std::optional<std::string>> HubClient::xetQueryChunk(const XetWriteAccess& access,
+                                                               const std::string& chunk_hash) {
+  detail::HubClientImpl& impl = *impl_;
+  if (!common::isHex(chunk_hash, 64)) {
+    return impl.failInvalid("xetQueryChunk: the chunk hash is not 64 hex digits");
+  }
+  auto answer = casWrite(impl, access, "/v1/chunks/default/" + lowerHex(chunk_hash),
+                         {.headers = {"Accept: application/octet-stream"}, .compressed = false},
+                         404, "xetQueryChunk");
+  if (!answer) {
+    return common::Unexpected<HubError>(std::move(answer).error());
+  }
+  if (answer->status == 404) {
+    return std::optional<std::string>();
+  }
+  if (!detail::looksLikeShard(answer->body)) {
+    return impl.failBad(
+        impl.context("GET", answer->url),
+        "the dedup answer (" + std::to_string(answer->body.size()) + " bytes) is not a shard");
+  }
+  return std::optional<std::string>(std::move(answer->body));
 }
 
 }  // namespace hfm::hub

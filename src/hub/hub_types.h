@@ -155,4 +155,23 @@ struct XetReconstruction {
   std::map<std::string, std::vector<XetFetch>> fetches;  // xorb hash (64 hex) -> GETs
 };
 
+// ---- Xet uploads (docs/hub-client.md, "Xet uploads") ---------------------------------------
+
+// Write access to a CAS, from an LFS batch answer that picked "xet". The token is a secret:
+// never log it (HubClient keeps it out of its messages).
+struct XetWriteAccess {
+  std::string cas_url;       // absolute http(s) URL without query or trailing '/'
+  std::string token;         // the CAS token (Authorization: Bearer), printable, no spaces
+  std::int64_t expires = 0;  // unix seconds
+  // The upload action's href: where a fresh write token comes from (GET with the Hub token).
+  // Used once by a call whose CAS request is answered 401; empty: no refresh.
+  std::string refresh_url;
+};
+
+// What the LFS batch said about one object when it picked "xet".
+struct XetUploadOffer {
+  bool already_stored = false;  // no actions: nothing to upload; `access` is empty
+  XetWriteAccess access;
+};
+
 }  // namespace hfm::hub

@@ -9,6 +9,7 @@
 
 #include "common/hex.h"
 #include "hub/http_util.h"
+#include "hub/hub_json.h"
 
 namespace hfm::hub::detail {
 namespace {
@@ -239,9 +240,7 @@ HubResult<XetTokenInfo> parseXetToken(std::string_view body) {
     return bad("xet token answer without a string \"accessToken\"");
   }
   out.access_token = token->get<std::string>();
-  if (out.access_token.empty() || out.access_token.size() > kXetMaxTokenBytes ||
-      !std::all_of(out.access_token.begin(), out.access_token.end(),
-                   [](char c) { return c > 0x20 && c < 0x7f; })) {
+  if (!isUsableCasToken(out.access_token)) {
     return bad("\"accessToken\" is empty, too long, or not printable ASCII");
   }
   const json* exp = field(*root, "exp");
@@ -255,14 +254,11 @@ HubResult<XetTokenInfo> parseXetToken(std::string_view body) {
   if (cas == nullptr || !cas->is_string()) {
     return bad("xet token answer without a string \"casUrl\"");
   }
-  out.cas_url = cas->get<std::string>();
-  while (!out.cas_url.empty() && out.cas_url.back() == '/') {
-    out.cas_url.pop_back();
-  }
-  if (out.cas_url.size() > 2048 || !parseOrigin(out.cas_url) ||
-      out.cas_url.find_first_of("?#") != std::string::npos) {
+  auto cas_url = casUrlValue(cas->get_ref<const std::string&>());
+  if (!cas_url) {
     return bad("\"casUrl\" is not an http(s) URL without query");
   }
+  out.cas_url = std::move(*cas_url);
   return out;
 }
 
@@ -575,6 +571,220 @@ HubResult<std::vector<std::string>> parseMultipartByteranges(std::string_view bo
     return bad("multipart body does not end with its closing boundary");
   }
   return parts;
+}
+
+// ---- uploads -------------------------------------------------------------------------------
+
+namespace {
+
+// "HFRepoMetaData", a zero byte, then 17 fixed bytes (XET.md §4.2).
+constexpr unsigned char kShardHeaderTag[32] = {
+    'H', 'F', 'R', 'e', 'p', 'o', 'M', 'e', 't', 'a', 'D', 'a', 't', 'a', 0,  85,
+    105, 103, 69,  106, 123, 129, 87,  131, 165, 189, 217, 92,  205, 209, 74, 169};
+
+// The value of header `name` in a JSON header object, matched without regard to case.
+const json* headerField(const json& header, std::string_view name) {
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (iequals(it.key(), name)) {
+      return &it.value();
+    }
+  }
+  return nullptr;
+}
+
+// A positive unix time, as an integer or a digit string.
+std::optional<std::int64_t> expiryValue(const json* value) {
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  std::optional<std::uint64_t> seconds;
+  if (value->is_string()) {
+    const auto& text = value->get_ref<const std::string&>();
+    if (!text.empty() && text.size() <= 12 &&
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      seconds = std::stoull(text);
+    }
+  } else {
+    seconds = unsignedValue(value, 1ull << 40);
+  }
+  if (!seconds || *seconds == 0 || *seconds > (1ull << 40)) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(*seconds);
+}
+
+HubResult<std::optional<XetUploadOffer>> parseXetObject(const json& root, std::string_view oid,
+                                                        std::uint64_t size) {
+  const json* objects = field(root, "objects");
+  if (objects == nullptr || !objects->is_array()) {
+    return bad("malformed JSON (expected an object with an \"objects\" array)");
+  }
+  if (objects->size() != 1) {
+    return bad("expected an answer about exactly one object, got " +
+               std::to_string(objects->size()));
+  }
+  const json& object = (*objects)[0];
+  if (!object.is_object()) {
+    return bad("the answer's object is not a JSON object");
+  }
+  const json* answered = field(object, "oid");
+  if (answered == nullptr || !answered->is_string() ||
+      !common::isHex(answered->get_ref<const std::string&>(), 64) ||
+      lowerHex(answered->get<std::string>()) != oid) {
+    return bad("the answer is not about the object asked for");
+  }
+  auto answered_size =
+      unsignedValue(field(object, "size"), std::numeric_limits<std::uint64_t>::max());
+  if (!answered_size || *answered_size != size) {
+    return bad("the answer's \"size\" is not the size asked for");
+  }
+  if (const json* error = field(object, "error"); error != nullptr && !error->is_null()) {
+    const json* code = error->is_object() ? field(*error, "code") : nullptr;
+    const json* message = error->is_object() ? field(*error, "message") : nullptr;
+    if (code == nullptr || !code->is_number_integer() || message == nullptr ||
+        !message->is_string()) {
+      return bad("object \"error\" without an integer code and a string message");
+    }
+    auto status = code->get<std::int64_t>();
+    return common::Unexpected<HubError>(
+        errorFromStatus(status >= 100 && status <= 599 ? static_cast<int>(status) : 400, "",
+                        message->get_ref<const std::string&>(), "object refused"));
+  }
+  XetUploadOffer offer;
+  const json* actions = field(object, "actions");
+  if (actions != nullptr && !actions->is_null() && !actions->is_object()) {
+    return bad("\"actions\" is not an object");
+  }
+  const json* upload =
+      actions != nullptr && actions->is_object() ? field(*actions, "upload") : nullptr;
+  if (upload == nullptr || upload->is_null()) {
+    offer.already_stored = true;
+    return offer;
+  }
+  if (!upload->is_object()) {
+    return bad("\"actions.upload\" is not an object");
+  }
+  const json* href = field(*upload, "href");
+  if (href == nullptr || !href->is_string() ||
+      href->get_ref<const std::string&>().size() > kXetMaxUrlBytes ||
+      !parseOrigin(href->get_ref<const std::string&>())) {
+    return bad("\"actions.upload.href\" is missing or not an absolute http(s) URL");
+  }
+  const json* header = field(*upload, "header");
+  if (header == nullptr || !header->is_object()) {
+    return bad("\"actions.upload.header\" is missing or not an object");
+  }
+  const json* cas = headerField(*header, "X-Xet-Cas-Url");
+  auto cas_url = cas != nullptr && cas->is_string()
+                     ? casUrlValue(cas->get_ref<const std::string&>())
+                     : std::nullopt;
+  if (!cas_url) {
+    return bad("X-Xet-Cas-Url is missing or not an http(s) URL without query");
+  }
+  const json* token = headerField(*header, "X-Xet-Access-Token");
+  if (token == nullptr || !token->is_string() ||
+      !isUsableCasToken(token->get_ref<const std::string&>())) {
+    return bad("X-Xet-Access-Token is missing, empty, too long, or not printable ASCII");
+  }
+  auto expires = expiryValue(headerField(*header, "X-Xet-Token-Expiration"));
+  if (!expires) {
+    return bad("X-Xet-Token-Expiration is missing or not a positive unix time");
+  }
+  offer.access.cas_url = std::move(*cas_url);
+  offer.access.token = token->get<std::string>();
+  offer.access.expires = *expires;
+  offer.access.refresh_url = href->get<std::string>();
+  return offer;
+}
+
+std::optional<json> objectBody(std::string_view body) {
+  auto root = parseJson(body);
+  if (!root || !root->is_object()) {
+    return std::nullopt;
+  }
+  return root;
+}
+
+}  // namespace
+
+bool isUsableCasToken(std::string_view token) {
+  return !token.empty() && token.size() <= kXetMaxTokenBytes &&
+         std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+std::optional<std::string> casUrlValue(std::string_view url) {
+  while (!url.empty() && url.back() == '/') {
+    url.remove_suffix(1);
+  }
+  if (url.size() > 2048 || !parseOrigin(url) || url.find_first_of("?#") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::string(url);
+}
+
+HubResult<std::string> xetBatchBody(std::string_view oid, std::uint64_t size,
+                                    std::string_view revision) {
+  json body = {{"operation", "upload"},
+               {"transfers", {"basic", "multipart", "xet"}},
+               {"objects", json::array({{{"oid", oid}, {"size", size}}})},
+               {"hash_algo", "sha256"}};
+  if (!revision.empty()) {
+    body["ref"] = {{"name", revision}};
+  }
+  try {
+    return body.dump();
+  } catch (const json::type_error& e) {
+    return hubError(HubErrorKind::kInvalidArgument,
+                    std::string("cannot be sent as JSON (not UTF-8?): ") + e.what());
+  }
+}
+
+HubResult<std::optional<XetUploadOffer>> parseXetBatchAnswer(std::string_view body,
+                                                             std::string_view oid,
+                                                             std::uint64_t size) {
+  try {
+    auto root = objectBody(body);
+    if (!root) {
+      return bad("malformed JSON (expected an object with an \"objects\" array)");
+    }
+    const json* transfer = field(*root, "transfer");
+    if (transfer == nullptr || transfer->is_null() || *transfer != "xet") {
+      // Another transfer (or a malformed one): checked as uploadLfs will check it.
+      auto plan = parseLfsBatchAnswer(body, oid, size);
+      if (!plan) {
+        return common::Unexpected<HubError>(std::move(plan).error());
+      }
+      return std::optional<XetUploadOffer>();
+    }
+    return parseXetObject(*root, oid, size);
+  } catch (const std::exception& e) {
+    return bad(std::string("unexpected JSON shape: ") + e.what());
+  }
+}
+
+HubResult<bool> parseXorbUploadAnswer(std::string_view body) {
+  auto root = objectBody(body);
+  const json* inserted = root ? field(*root, "was_inserted") : nullptr;
+  if (inserted == nullptr || !inserted->is_boolean()) {
+    return bad("xorb upload answer is not an object with a boolean \"was_inserted\"");
+  }
+  return inserted->get<bool>();
+}
+
+HubResult<int> parseShardUploadAnswer(std::string_view body) {
+  auto root = objectBody(body);
+  auto result = unsignedValue(root ? field(*root, "result") : nullptr, 1);
+  if (!result) {
+    return bad("shard upload answer is not an object with a \"result\" of 0 or 1");
+  }
+  return static_cast<int>(*result);
+}
+
+bool looksLikeShard(std::string_view bytes) {
+  return bytes.size() >= kXetShardHeaderBytes &&
+         std::equal(
+             std::begin(kShardHeaderTag), std::end(kShardHeaderTag), bytes.begin(),
+             [](unsigned char tag, char byte) { return tag == static_cast<unsigned char>(byte); });
 }
 
 }  // namespace hfm::hub::detail

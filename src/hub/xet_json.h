@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The Xet download wire formats (XET.md §5.1, §5.3-§5.4), turned into checked DTOs: the Hub's
-// CAS token answer, v1 and v2 reconstruction answers, and multipart/byteranges bodies of xorb
-// fetches. nlohmann::json stays inside xet_json.cpp. Errors are kBadResponse with a reason but
-// no request context; the caller prefixes "METHOD path: ".
+// The Xet wire formats (XET.md §5.1, §5.3-§5.4, §5.6-§5.8, §6.2), turned into checked DTOs: the
+// Hub's CAS token answer, v1 and v2 reconstruction answers, multipart/byteranges bodies of xorb
+// fetches, and on the upload side the LFS batch that negotiates "xet" and the CAS's answers to
+// xorb and shard uploads. nlohmann::json stays inside xet_json.cpp. Errors are kBadResponse
+// with a reason but no request context; the caller prefixes "METHOD path: ".
 // Internal to src/hub. All functions are thread-safe (pure).
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -68,5 +70,43 @@ std::optional<std::string> multipartBoundary(std::string_view content_type);
 HubResult<std::vector<std::string>> parseMultipartByteranges(std::string_view body,
                                                              std::string_view boundary,
                                                              std::span<const XetRange> ranges);
+
+// ---- uploads (XET.md §5.6-§5.8, §6.2) -----------------------------------------------------
+
+inline constexpr std::size_t kXetMaxShardBytes = 64u << 20;  // MDB_SHARD_TARGET_SIZE
+inline constexpr std::size_t kXetShardHeaderBytes = 48;
+
+// Whether `token` can be sent as a CAS token: 1..kXetMaxTokenBytes printable ASCII characters
+// without spaces (it becomes a header value).
+bool isUsableCasToken(std::string_view token);
+// `url` without trailing '/' when it is an absolute http(s) URL without query or fragment (at
+// most 2048 bytes), else nullopt.
+std::optional<std::string> casUrlValue(std::string_view url);
+
+// POST {prefix}{ns}/{name}.git/info/lfs/objects/batch for one upload of `oid` (64 lower-case
+// hex) offering "basic", "multipart" and "xet". `ref` is left out when `revision` is empty.
+HubResult<std::string> xetBatchBody(std::string_view oid, std::uint64_t size,
+                                    std::string_view revision);
+
+// The answer to xetBatchBody. Another "transfer" than "xet" (or none: git-lfs's basic) is
+// nullopt once the answer passes parseLfsBatchAnswer (hub_json.h), so that an object error or a
+// malformed answer is reported here and not only by the uploadLfs that follows. "xet": the
+// answer must be about exactly the object asked (oid, size); an object "error" becomes the
+// HubError its code maps to; no "actions" (or no "actions.upload") is already_stored; else
+// "actions.upload" needs an absolute http(s) "href" (the write-token URL, kept as refresh_url)
+// and a "header" object with X-Xet-Cas-Url (casUrlValue), X-Xet-Access-Token
+// (isUsableCasToken) and X-Xet-Token-Expiration (positive unix seconds, a digit string or an
+// integer). Header names are matched without regard to case; others are ignored.
+HubResult<std::optional<XetUploadOffer>> parseXetBatchAnswer(std::string_view body,
+                                                             std::string_view oid,
+                                                             std::uint64_t size);
+
+// POST {cas}/v1/xorbs/default/{hash}: {"was_inserted": bool}.
+HubResult<bool> parseXorbUploadAnswer(std::string_view body);
+// POST {cas}/v1/shards: {"result": 0 | 1} (0: already registered, 1: registered).
+HubResult<int> parseShardUploadAnswer(std::string_view body);
+// Whether `bytes` can be a shard (a dedup answer): at least a header, starting with the MDB
+// shard header tag (XET.md §4.2). The rest is the caller's to parse.
+bool looksLikeShard(std::string_view bytes);
 
 }  // namespace hfm::hub::detail

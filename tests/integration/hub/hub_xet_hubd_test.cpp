@@ -5,6 +5,10 @@
 // token cache; the v2 404 rule; and the failure paths (bad Hub token, unknown hash, forged and
 // expired xorb URLs, a CAS that keeps answering 401, transient faults). No request on the CDN
 // listener may carry Authorization.
+// Xet uploads against `hf-hubd serve --xet-default` (HubdXetUploadTest): the LFS batch offer,
+// xorbs and a shard packed with xet::FilePacker, a commit of the file and reading it back, the
+// second offer (already stored), the dedup query, refusals (read-only token, missing xorb, a CAS
+// that answers 401 after the one refresh) and a server without Xet (no offer).
 
 #include <gtest/gtest.h>
 
@@ -14,9 +18,14 @@
 #include <random>
 #include <thread>
 
+#include "common/hash.h"
 #include "hub/hub_client.h"
 #include "tests/integration/hub/hubd_test_support.h"
 #include "tests/support/hubd_process.h"
+#include "xet/chunker.h"
+#include "xet/file_packer.h"
+#include "xet/hashing.h"
+#include "xet/shard.h"
 #include "xet/xorb.h"
 
 namespace hfm::hub {
@@ -31,6 +40,71 @@ using testing::randomBytes;
 const common::RepoId kRepo{common::RepoType::kModel, "alice", "xet"};
 const std::string kToken = "tok-alice-read";
 constexpr std::size_t kFileSize = 3 * 1024 * 1024 + 12345;
+
+// Decodes one fetched range into its chunks.
+std::vector<std::string> decodeChunks(const std::string& serialized) {
+  std::vector<std::string> chunks;
+  xet::ChunkReader reader(
+      {reinterpret_cast<const std::uint8_t*>(serialized.data()), serialized.size()});
+  std::vector<std::uint8_t> out;
+  for (;;) {
+    auto more = reader.next(out);
+    EXPECT_TRUE(more) << more.error().message;
+    if (!more || !*more) {
+      break;
+    }
+    chunks.emplace_back(out.begin(), out.end());
+  }
+  return chunks;
+}
+
+// Fetches everything `r` names and rebuilds bytes [first, last] (XET.md §5.5).
+std::string assemble(HubClient& c, const XetReconstruction& r, std::uint64_t first,
+                     std::uint64_t last) {
+  std::map<std::pair<std::string, std::uint32_t>, std::string> chunks;
+  for (const auto& [xorb, fetches] : r.fetches) {
+    for (const XetFetch& f : fetches) {
+      auto parts = c.xetFetch(f);
+      EXPECT_TRUE(parts) << parts.error().message;
+      if (!parts) {
+        return {};
+      }
+      EXPECT_EQ(parts->size(), f.ranges.size());
+      for (std::size_t i = 0; i < parts->size() && i < f.ranges.size(); ++i) {
+        const XetRange& range = f.ranges[i];
+        EXPECT_EQ((*parts)[i].size(), range.byte_last - range.byte_first + 1);
+        auto decoded = decodeChunks((*parts)[i]);
+        EXPECT_EQ(decoded.size(), range.chunk_end - range.chunk_start);
+        for (std::size_t k = 0; k < decoded.size(); ++k) {
+          chunks[{xorb, range.chunk_start + static_cast<std::uint32_t>(k)}] = decoded[k];
+        }
+      }
+    }
+  }
+  std::string out;
+  for (const XetTerm& t : r.terms) {
+    std::size_t before = out.size();
+    for (std::uint32_t k = t.chunk_start; k < t.chunk_end; ++k) {
+      auto it = chunks.find({t.xorb_hash, k});
+      EXPECT_NE(it, chunks.end()) << "chunk " << k << " of " << t.xorb_hash << " not fetched";
+      if (it == chunks.end()) {
+        return {};
+      }
+      out += it->second;
+    }
+    EXPECT_EQ(out.size() - before, t.unpacked_length);
+  }
+  EXPECT_LE(r.offset_into_first_range, out.size());
+  out.erase(0, static_cast<std::size_t>(r.offset_into_first_range));
+  if (out.size() > last - first + 1) {
+    out.resize(static_cast<std::size_t>(last - first + 1));
+  }
+  return out;
+}
+
+std::uint64_t statCount(const nlohmann::json& stats, const char* cls) {
+  return stats["requests"][cls].get<std::uint64_t>();
+}
 
 // One hf-hubd over its own root holding models/alice/xet, imported with --xet.
 struct XetServer {
@@ -136,71 +210,6 @@ class HubdXetTest : public ::testing::Test {
     auto c = HubClient::create(o);
     EXPECT_TRUE(c) << c.error().message;
     return std::move(*c);
-  }
-
-  // Decodes one fetched range into its chunks.
-  static std::vector<std::string> decodeChunks(const std::string& serialized) {
-    std::vector<std::string> chunks;
-    xet::ChunkReader reader(
-        {reinterpret_cast<const std::uint8_t*>(serialized.data()), serialized.size()});
-    std::vector<std::uint8_t> out;
-    for (;;) {
-      auto more = reader.next(out);
-      EXPECT_TRUE(more) << more.error().message;
-      if (!more || !*more) {
-        break;
-      }
-      chunks.emplace_back(out.begin(), out.end());
-    }
-    return chunks;
-  }
-
-  // Fetches everything `r` names and rebuilds bytes [first, last] (XET.md §5.5).
-  static std::string assemble(HubClient& c, const XetReconstruction& r, std::uint64_t first,
-                              std::uint64_t last) {
-    std::map<std::pair<std::string, std::uint32_t>, std::string> chunks;
-    for (const auto& [xorb, fetches] : r.fetches) {
-      for (const XetFetch& f : fetches) {
-        auto parts = c.xetFetch(f);
-        EXPECT_TRUE(parts) << parts.error().message;
-        if (!parts) {
-          return {};
-        }
-        EXPECT_EQ(parts->size(), f.ranges.size());
-        for (std::size_t i = 0; i < parts->size() && i < f.ranges.size(); ++i) {
-          const XetRange& range = f.ranges[i];
-          EXPECT_EQ((*parts)[i].size(), range.byte_last - range.byte_first + 1);
-          auto decoded = decodeChunks((*parts)[i]);
-          EXPECT_EQ(decoded.size(), range.chunk_end - range.chunk_start);
-          for (std::size_t k = 0; k < decoded.size(); ++k) {
-            chunks[{xorb, range.chunk_start + static_cast<std::uint32_t>(k)}] = decoded[k];
-          }
-        }
-      }
-    }
-    std::string out;
-    for (const XetTerm& t : r.terms) {
-      std::size_t before = out.size();
-      for (std::uint32_t k = t.chunk_start; k < t.chunk_end; ++k) {
-        auto it = chunks.find({t.xorb_hash, k});
-        EXPECT_NE(it, chunks.end()) << "chunk " << k << " of " << t.xorb_hash << " not fetched";
-        if (it == chunks.end()) {
-          return {};
-        }
-        out += it->second;
-      }
-      EXPECT_EQ(out.size() - before, t.unpacked_length);
-    }
-    EXPECT_LE(r.offset_into_first_range, out.size());
-    out.erase(0, static_cast<std::size_t>(r.offset_into_first_range));
-    if (out.size() > last - first + 1) {
-      out.resize(static_cast<std::size_t>(last - first + 1));
-    }
-    return out;
-  }
-
-  static std::uint64_t statCount(const nlohmann::json& stats, const char* cls) {
-    return stats["requests"][cls].get<std::uint64_t>();
   }
 
   static std::filesystem::path dir_;
@@ -435,6 +444,327 @@ TEST_F(HubdXetTest, RetriesTransientFaults) {
   auto stats = hubdStats(url("flaky"));
   EXPECT_GT(stats["faults_injected"].get<std::uint64_t>(), 0u);
   EXPECT_EQ(stats["cdn_requests_with_authorization"], 0);
+}
+
+// ---- uploads ---------------------------------------------------------------------------------
+
+const std::string kWriteToken = "tok-alice-write";
+const std::string kReadToken = "tok-alice-read";
+const common::RepoId kUpRepo{common::RepoType::kModel, "alice", "up"};
+
+std::span<const std::uint8_t> bytesOf(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// A file packed for upload: the new xorbs, the shard that registers it, its chunk hashes.
+struct PackedFile {
+  std::string sha256;
+  std::vector<xet::SealedXorb> xorbs;
+  std::vector<std::uint8_t> shard;
+  std::vector<xet::MerkleHash> chunks;
+};
+
+// Packs `data` as the fs layer's uploader does: all chunks new (no lookup), LZ4 xorbs, one
+// shard with the file entry and every xorb.
+PackedFile pack(const std::string& data) {
+  PackedFile out;
+  out.sha256 = common::sha256Hex(data);
+  xet::FilePacker packer([](const xet::MerkleHash&) { return std::nullopt; });
+  xet::Shard shard;
+  auto keep = [&](std::optional<xet::SealedXorb> sealed) {
+    if (!sealed) {
+      return;
+    }
+    xet::ShardXorb entry{sealed->hash, 0, static_cast<std::uint32_t>(sealed->bytes.size()), {}};
+    for (const xet::XorbChunk& c : sealed->chunks) {
+      entry.chunks.push_back({c.hash, c.uncompressed_offset, c.uncompressed_size, 0});
+      entry.uncompressed_bytes += c.uncompressed_size;
+    }
+    shard.xorbs.push_back(std::move(entry));
+    out.xorbs.push_back(std::move(*sealed));
+  };
+  std::size_t start = 0;
+  for (std::size_t end : xet::chunkBoundaries(bytesOf(data))) {
+    auto chunk = bytesOf(data).subspan(start, end - start);
+    out.chunks.push_back(xet::chunkHash(chunk));
+    keep(packer.add(chunk));
+    start = end;
+  }
+  keep(packer.flush());
+  shard.files.push_back(packer.finish(out.sha256));
+  out.shard = xet::serializeShard(shard, false);
+  return out;
+}
+
+// Two empty roots served with a write and a read token for alice: "xet" with --xet-default,
+// "plain" without, "deny" with --xet-default and a CAS that answers 401 to everything.
+class HubdXetUploadTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ =
+        std::filesystem::temp_directory_path() / ("hub_xet_upload." + std::to_string(::getpid()) +
+                                                  "." + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(dir_);
+    servers_ = new std::map<std::string, std::unique_ptr<HubdProcess>>();
+    const std::vector<std::string> tokens = {"--token", kWriteToken + "=alice:write", "--token",
+                                             kReadToken + "=alice:read"};
+    const std::map<std::string, std::vector<std::string>> configs = {
+        {"xet", {"--xet-default"}},
+        {"plain", {}},
+        {"deny", {"--xet-default", "--faults", "cas:401=1"}},
+    };
+    for (const auto& [name, extra] : configs) {
+      std::vector<std::string> args = tokens;
+      args.insert(args.end(), extra.begin(), extra.end());
+      auto process = HubdProcess::start(kHubd, dir_ / ("root-" + name), args, &setup_error_);
+      if (!process) {
+        return;
+      }
+      httplib::Client http(process->url());
+      auto res =
+          http.Post("/api/repos/create", {{"Authorization", "Bearer " + kWriteToken}},
+                    R"({"name":"up","organization":"alice","type":"model"})", "application/json");
+      if (!res || res->status != 200) {
+        setup_error_ = "creating alice/up on " + name + " failed: " +
+                       (res ? std::to_string(res->status) + " " + res->body : "no answer");
+        return;
+      }
+      (*servers_)[name] = std::move(process);
+    }
+  }
+  static void TearDownTestSuite() {
+    delete servers_;
+    servers_ = nullptr;
+    std::filesystem::remove_all(dir_);
+  }
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
+
+  static const std::string& url(const std::string& server) { return servers_->at(server)->url(); }
+  static std::unique_ptr<HubClient> client(const std::string& server,
+                                           const std::string& token = kWriteToken) {
+    HubOptions o;
+    o.endpoint = url(server);
+    o.token = token;
+    o.retry_deadline = milliseconds(20000);
+    o.backoff_base = milliseconds(10);
+    o.backoff_cap = milliseconds(100);
+    auto c = HubClient::create(o);
+    EXPECT_TRUE(c) << c.error().message;
+    return std::move(*c);
+  }
+
+  // Offers, uploads the xorbs and the shard of `file`; the access used.
+  static std::optional<XetWriteAccess> upload(HubClient& c, const PackedFile& file,
+                                              std::uint64_t size) {
+    auto offer = c.offerXetUpload(kUpRepo, "main", file.sha256, size);
+    EXPECT_TRUE(offer) << offer.error().message;
+    if (!offer || !*offer) {
+      ADD_FAILURE() << "no Xet offer";
+      return std::nullopt;
+    }
+    EXPECT_FALSE((*offer)->already_stored);
+    const XetWriteAccess& access = (*offer)->access;
+    for (const xet::SealedXorb& x : file.xorbs) {
+      auto inserted = c.xetUploadXorb(access, x.hash.hex(), x.bytes);
+      EXPECT_TRUE(inserted) << inserted.error().message;
+      if (!inserted) {
+        return std::nullopt;
+      }
+      EXPECT_TRUE(*inserted);
+    }
+    auto registered = c.xetUploadShard(access, file.shard);
+    EXPECT_TRUE(registered) << registered.error().message;
+    if (!registered) {
+      return std::nullopt;
+    }
+    return access;
+  }
+
+  static std::filesystem::path dir_;
+  static std::string setup_error_;
+  static std::map<std::string, std::unique_ptr<HubdProcess>>* servers_;
+};
+
+std::filesystem::path HubdXetUploadTest::dir_;
+std::string HubdXetUploadTest::setup_error_;
+std::map<std::string, std::unique_ptr<HubdProcess>>* HubdXetUploadTest::servers_ = nullptr;
+
+TEST_F(HubdXetUploadTest, UploadsCommitsAndReadsBack) {
+  auto c = client("xet");
+  std::string data = randomBytes(2 * 1024 * 1024 + 777, 99);
+  data[0] = '\0';
+  const PackedFile file = pack(data);
+  ASSERT_GE(file.chunks.size(), 8u);
+  auto access = upload(*c, file, data.size());
+  ASSERT_TRUE(access);
+  EXPECT_EQ(access->refresh_url, url("xet") + "/api/models/alice/up/xet-write-token/main");
+  // A xorb sent again is not inserted again.
+  auto again = c->xetUploadXorb(*access, file.xorbs.front().hash.hex(), file.xorbs.front().bytes);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(*again);
+
+  CommitRequest request;
+  request.summary = "Add weights via Xet";
+  request.operations.push_back(
+      {CommitOperation::Kind::kLfsFile, "weights.bin", "", file.sha256, data.size()});
+  auto commit = c->commit(kUpRepo, "main", request);
+  ASSERT_TRUE(commit) << commit.error().message;
+
+  auto entries = c->pathsInfo(kUpRepo, commit->commit, {"weights.bin"});
+  ASSERT_TRUE(entries) << entries.error().message;
+  ASSERT_EQ(entries->size(), 1u);
+  const TreeEntry& entry = entries->front();
+  EXPECT_EQ(entry.size, data.size());
+  EXPECT_EQ(entry.lfs_sha256, file.sha256);
+  ASSERT_TRUE(entry.xet_hash);
+  std::vector<xet::ChunkLeaf> leaves;
+  {
+    std::size_t start = 0;
+    for (std::size_t end : xet::chunkBoundaries(bytesOf(data))) {
+      leaves.push_back({file.chunks[leaves.size()], end - start});
+      start = end;
+    }
+  }
+  EXPECT_EQ(*entry.xet_hash, xet::fileHash(leaves).hex());
+
+  // Through the CAS, assembled from the xorbs' chunks...
+  auto r = c->xetReconstruction(kUpRepo, commit->commit, *entry.xet_hash, 0, data.size() - 1);
+  ASSERT_TRUE(r) << r.error().message;
+  std::string got = assemble(*c, *r, 0, data.size() - 1);
+  EXPECT_TRUE(got == data);
+  // ...and through resolve.
+  std::string read(data.size(), '\0');
+  auto n = c->readRange(kUpRepo, commit->commit, "weights.bin", 0, read);
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, data.size());
+  EXPECT_TRUE(read == data);
+
+  // The second offer for the same content: already stored.
+  auto second = c->offerXetUpload(kUpRepo, "main", file.sha256, data.size());
+  ASSERT_TRUE(second) << second.error().message;
+  ASSERT_TRUE(second->has_value());
+  EXPECT_TRUE((*second)->already_stored);
+  EXPECT_EQ(hubdStats(url("xet"))["cdn_requests_with_authorization"], 0);
+}
+
+TEST_F(HubdXetUploadTest, DedupQueryFindsTheFirstChunk) {
+  auto c = client("xet");
+  std::string data = randomBytes(600 * 1024, 7);
+  const PackedFile file = pack(data);
+  auto access = upload(*c, file, data.size());
+  ASSERT_TRUE(access);
+  auto answer = c->xetQueryChunk(*access, file.chunks.front().hex());
+  ASSERT_TRUE(answer) << answer.error().message;
+  ASSERT_TRUE(answer->has_value());
+  auto shard = xet::parseShard(bytesOf(**answer));
+  ASSERT_TRUE(shard) << shard.error().message;
+  const xet::MerkleHash probe = shard->hmac_key.isZero()
+                                    ? file.chunks.front()
+                                    : xet::keyedChunkHash(shard->hmac_key, file.chunks.front());
+  bool found = false;
+  for (const xet::ShardXorb& x : shard->xorbs) {
+    for (const xet::ShardXorbChunk& chunk : x.chunks) {
+      found = found || chunk.chunk_hash == probe;
+    }
+  }
+  EXPECT_TRUE(found);
+  // A chunk the CAS has never seen.
+  auto unknown = c->xetQueryChunk(*access, std::string(64, '7'));
+  ASSERT_TRUE(unknown) << unknown.error().message;
+  EXPECT_FALSE(unknown->has_value());
+}
+
+TEST_F(HubdXetUploadTest, RefusalsAreErrors) {
+  auto c = client("xet");
+  std::string data = randomBytes(300 * 1024, 11);
+  const PackedFile file = pack(data);
+  auto offer = c->offerXetUpload(kUpRepo, "main", file.sha256, data.size());
+  ASSERT_TRUE(offer) << offer.error().message;
+  ASSERT_TRUE(offer->has_value());
+  const XetWriteAccess& access = (*offer)->access;
+  // A shard whose xorbs were never sent.
+  auto missing = c->xetUploadShard(access, file.shard);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().http_status, 400) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("which was not uploaded"), std::string::npos)
+      << missing.error().message;
+  EXPECT_EQ(missing.error().message.find(access.token), std::string::npos);
+  // A xorb whose bytes are not its hash.
+  auto forged = c->xetUploadXorb(access, std::string(64, '1'), file.xorbs.front().bytes);
+  ASSERT_FALSE(forged);
+  EXPECT_EQ(forged.error().http_status, 400) << forged.error().message;
+  EXPECT_NE(forged.error().message.find("xorb body hashes to"), std::string::npos)
+      << forged.error().message;
+
+  // A read token (xet-read-token) may not write.
+  httplib::Client http(url("xet"));
+  auto res = http.Get("/api/models/alice/up/xet-read-token/main",
+                      {{"Authorization", "Bearer " + kReadToken}});
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+  auto token = nlohmann::json::parse(res->body);
+  XetWriteAccess read_only{token["casUrl"], token["accessToken"], token["exp"], ""};
+  // hf-hubd refuses these before reading the body, which then reads as the next request on
+  // that kept-alive connection: a client of its own for each.
+  auto refused = client("xet")->xetUploadShard(read_only, file.shard);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, HubErrorKind::kForbidden) << refused.error().message;
+  EXPECT_EQ(refused.error().http_status, 403);
+  auto refused_xorb = client("xet")->xetUploadXorb(read_only, file.xorbs.front().hash.hex(),
+                                                   file.xorbs.front().bytes);
+  ASSERT_FALSE(refused_xorb);
+  EXPECT_EQ(refused_xorb.error().http_status, 403);
+  // A read-only Hub token gets no offer: the batch is refused.
+  auto reader = client("xet", kReadToken);
+  auto no_offer = reader->offerXetUpload(kUpRepo, "main", file.sha256, data.size());
+  ASSERT_FALSE(no_offer);
+  EXPECT_TRUE(no_offer.error().kind == HubErrorKind::kForbidden ||
+              no_offer.error().kind == HubErrorKind::kUnauthorized)
+      << no_offer.error().message;
+}
+
+TEST_F(HubdXetUploadTest, CasUnauthorizedRefreshesOnceThenFails) {
+  auto c = client("deny");
+  std::string data = randomBytes(100 * 1024, 12);
+  const PackedFile file = pack(data);
+  auto offer = c->offerXetUpload(kUpRepo, "main", file.sha256, data.size());
+  ASSERT_TRUE(offer) << offer.error().message;
+  ASSERT_TRUE(offer->has_value());
+  auto before = hubdStats(url("deny"));
+  // A GET: hf-hubd's injected 401 answers a POST without reading its body, which then reads as
+  // the next request on that kept-alive connection (the refresh would get a 400).
+  auto r = c->xetQueryChunk((*offer)->access, file.chunks.front().hex());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, HubErrorKind::kUnauthorized) << r.error().message;
+  EXPECT_EQ(r.error().http_status, 401);
+  auto after = hubdStats(url("deny"));
+  EXPECT_EQ(statCount(after, "api") - statCount(before, "api"),
+            1u);  // the fresh write token
+  EXPECT_EQ(statCount(after, "cas") - statCount(before, "cas"), 2u);
+}
+
+TEST_F(HubdXetUploadTest, ServerWithoutXetMakesNoOffer) {
+  auto c = client("plain");
+  std::string data = randomBytes(64 * 1024, 13);
+  const std::string sha = common::sha256Hex(data);
+  auto offer = c->offerXetUpload(kUpRepo, "main", sha, data.size());
+  ASSERT_TRUE(offer) << offer.error().message;
+  EXPECT_FALSE(offer->has_value());
+  // The caller's fallback: a plain LFS upload, then the commit.
+  auto path = dir_ / "plain.bin";
+  std::ofstream(path, std::ios::binary)
+      .write(data.data(), static_cast<std::streamsize>(data.size()));
+  auto uploaded = c->uploadLfs(kUpRepo, "main", sha, data.size(), path.string());
+  ASSERT_TRUE(uploaded) << uploaded.error().message;
+  CommitRequest request;
+  request.summary = "Add via LFS";
+  request.operations.push_back(
+      {CommitOperation::Kind::kLfsFile, "plain.bin", "", sha, data.size()});
+  auto commit = c->commit(kUpRepo, "main", request);
+  ASSERT_TRUE(commit) << commit.error().message;
+  std::string read(data.size(), '\0');
+  auto n = c->readRange(kUpRepo, commit->commit, "plain.bin", 0, read);
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_TRUE(read == data);
 }
 
 }  // namespace
