@@ -30,6 +30,7 @@
 #include "fs/overlay.h"
 #include "fs/read_engine.h"
 #include "fs/snapshot.h"
+#include "fs/xet_uploader.h"
 #include "hub/hub_client.h"
 
 namespace hfm::fs {
@@ -219,6 +220,7 @@ class Filesystem {
   hub::HubClient* hub_;
   cache::MetadataStore* metadata_;
   cache::BlockStore* blocks_;
+  XetUploader uploader_;
   ReadEngine* engine_;
   FsOptions options_;
   std::chrono::system_clock::time_point mount_time_;

@@ -577,8 +577,8 @@ FsResult<void> Filesystem::commitRound(const std::shared_ptr<View>& v) {
         continue;
       }
       if (mode.mode == hub::UploadMode::kLfs) {
-        auto sent = hub_->uploadLfs(v->repo, v->revision, *p.frozen.sha256, p.frozen.size,
-                                    p.frozen.blob->path().string());
+        auto sent = uploader_.upload(v->repo, v->revision, *p.frozen.sha256, p.frozen.size,
+                                     p.frozen.blob->path());
         if (!sent) {
           FsError e = fromHubError(sent.error(), "uploading " + p.path);
           return fail(e.kind, e.message);

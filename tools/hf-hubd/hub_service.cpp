@@ -217,6 +217,7 @@ void HubService::handle(Listener listener, const httplib::Request& req, httplib:
       res.set_header("Retry-After", std::to_string(decision.retry_after_s));
     }
     sendError(call, ApiError{decision.status, "", "injected fault", {}});
+    closeIfBodyUnread(call);
     countBody(call, cls);
     return;
   }
@@ -231,7 +232,19 @@ void HubService::handle(Listener listener, const httplib::Request& req, httplib:
     dispatch(call);
   }
   applyFaults(call, decision);
+  closeIfBodyUnread(call);
   countBody(call, cls);
+}
+
+void HubService::closeIfBodyUnread(Call& call) {
+  // A request refused before its body was read leaves that body on the connection, where the
+  // next request would be parsed from it: such a connection is closed after the answer.
+  const bool has_body = call.req.has_header("Content-Length")
+                            ? call.req.get_header_value("Content-Length") != "0"
+                            : call.req.has_header("Transfer-Encoding");
+  if (has_body && call.reader != nullptr && call.res.status >= 400) {
+    call.res.set_header("Connection", "close");
+  }
 }
 
 void HubService::countBody(Call& call, RouteClass cls) {

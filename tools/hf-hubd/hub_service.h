@@ -87,6 +87,7 @@ class HubService {
   void dispatch(Call& call);
   void applyFaults(Call& call, const FaultDecision& decision);
   void countBody(Call& call, RouteClass cls);
+  void closeIfBodyUnread(Call& call);
 
   // repo_handlers.cpp
   void whoami(Call& call);

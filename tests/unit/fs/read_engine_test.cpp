@@ -66,7 +66,7 @@ class FakeSource : public RangeSource {
 
 FileRef fileOf(std::size_t size) {
   return FileRef{common::RepoId{common::RepoType::kModel, "a", "b"}, "commit", "f.bin",
-                 "content-" + std::to_string(size), size};
+                 "content-" + std::to_string(size), size, {}};
 }
 
 ReadOptions quiet() {
