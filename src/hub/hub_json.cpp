@@ -14,48 +14,16 @@
 #include "common/repo_path.h"
 #include "common/time_util.h"
 #include "hub/http_util.h"
+#include "hub/json_util.h"
 
 namespace hfm::hub::detail {
 namespace {
 
 using nlohmann::json;
 
-common::Unexpected<HubError> bad(std::string reason) {
-  return hubError(HubErrorKind::kBadResponse, std::move(reason));
-}
-
-std::optional<json> parseJson(std::string_view body) {
-  json parsed = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return std::nullopt;
-  }
-  return parsed;
-}
-
-const json* field(const json& object, const char* name) {
-  auto it = object.find(name);
-  return it == object.end() ? nullptr : &*it;
-}
-
-std::string lowerHex(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](char c) { return (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c; });
-  return text;
-}
-
 // A non-negative integer no larger than kMaxJsonSize; floats and negatives are refused.
 std::optional<std::uint64_t> sizeValue(const json& value) {
-  if (value.is_number_unsigned()) {
-    auto v = value.get<std::uint64_t>();
-    return v <= kMaxJsonSize ? std::optional<std::uint64_t>(v) : std::nullopt;
-  }
-  if (value.is_number_integer()) {
-    auto v = value.get<std::int64_t>();
-    return v >= 0 && static_cast<std::uint64_t>(v) <= kMaxJsonSize
-               ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(v))
-               : std::nullopt;
-  }
-  return std::nullopt;
+  return unsignedValue(&value, kMaxJsonSize);
 }
 
 // A hex id of one of the given lengths, lower-cased.
@@ -564,9 +532,13 @@ HubResult<std::vector<CommitSummary>> parseCommitList(std::string_view text) {
 }
 
 HubResult<std::string> lfsBatchBody(std::string_view oid, std::uint64_t size,
-                                    std::string_view revision) {
+                                    std::string_view revision, bool offer_xet) {
+  json transfers = {"basic", "multipart"};
+  if (offer_xet) {
+    transfers.push_back("xet");
+  }
   json body = {{"operation", "upload"},
-               {"transfers", {"basic", "multipart"}},
+               {"transfers", std::move(transfers)},
                {"objects", json::array({{{"oid", oid}, {"size", size}}})},
                {"hash_algo", "sha256"}};
   if (!revision.empty()) {
@@ -604,17 +576,8 @@ HubResult<LfsUploadPlan> parseLfsBatchAnswer(std::string_view text, std::string_
     if (!answered_size || *answered_size != size) {
       return bad("the answer's \"size\" is not the size asked for");
     }
-    if (const json* error = field(object, "error"); error != nullptr && !error->is_null()) {
-      const json* code = error->is_object() ? field(*error, "code") : nullptr;
-      const json* message = error->is_object() ? field(*error, "message") : nullptr;
-      if (code == nullptr || !code->is_number_integer() || message == nullptr ||
-          !message->is_string()) {
-        return bad("object \"error\" without an integer code and a string message");
-      }
-      auto status = code->get<std::int64_t>();
-      return common::Unexpected<HubError>(
-          errorFromStatus(status >= 100 && status <= 599 ? static_cast<int>(status) : 400, "",
-                          message->get_ref<const std::string&>(), "object refused"));
+    if (auto refused = batchObjectError(object)) {
+      return std::move(*refused);
     }
     LfsUploadPlan plan;
     const json* actions = field(object, "actions");

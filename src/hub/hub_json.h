@@ -3,8 +3,8 @@
 
 // JSON bodies of the Hub API turned into the hub layer's DTOs, with every field the client relies
 // on checked (type, range, format), and the request bodies of uploads built from DTOs.
-// nlohmann::json stays inside hub_json.cpp. Errors are kBadResponse with a reason but no request
-// context; the caller prefixes "METHOD path: ".
+// nlohmann::json stays inside hub_json.cpp (and the internal json_util.h). Errors are
+// kBadResponse with a reason but no request context; the caller prefixes "METHOD path: ".
 // Internal to src/hub. All functions are thread-safe (pure).
 
 #include <cstdint>
@@ -62,10 +62,11 @@ HubResult<CommitInfo> parseCommitInfo(std::string_view body);
 // GET commits: [{"id": 40 hex, "title", "message", "date": ISO 8601}, ...]
 HubResult<std::vector<CommitSummary>> parseCommitList(std::string_view body);
 
-// POST .git/info/lfs/objects/batch for one upload of `oid` (64 lower-case hex). `ref` is left
-// out when `revision` is empty.
+// POST .git/info/lfs/objects/batch for one upload of `oid` (64 lower-case hex), offering
+// "basic" and "multipart", then "xet" when `offer_xet`. `ref` is left out when `revision` is
+// empty.
 HubResult<std::string> lfsBatchBody(std::string_view oid, std::uint64_t size,
-                                    std::string_view revision);
+                                    std::string_view revision, bool offer_xet = false);
 
 // What the LFS batch answer asks the client to do with one object.
 struct LfsUploadPlan {

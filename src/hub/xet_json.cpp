@@ -10,53 +10,12 @@
 #include "common/hex.h"
 #include "hub/http_util.h"
 #include "hub/hub_json.h"
+#include "hub/json_util.h"
 
 namespace hfm::hub::detail {
 namespace {
 
 using nlohmann::json;
-
-common::Unexpected<HubError> bad(std::string reason) {
-  return hubError(HubErrorKind::kBadResponse, std::move(reason));
-}
-
-std::optional<json> parseJson(std::string_view body) {
-  json parsed = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return std::nullopt;
-  }
-  return parsed;
-}
-
-const json* field(const json& object, const char* name) {
-  auto it = object.find(name);
-  return it == object.end() ? nullptr : &*it;
-}
-
-// A non-negative JSON integer no larger than `max`; floats, negatives and strings are refused.
-std::optional<std::uint64_t> unsignedValue(const json* value, std::uint64_t max) {
-  if (value == nullptr) {
-    return std::nullopt;
-  }
-  if (value->is_number_unsigned()) {
-    auto v = value->get<std::uint64_t>();
-    return v <= max ? std::optional<std::uint64_t>(v) : std::nullopt;
-  }
-  if (value->is_number_integer()) {
-    auto v = value->get<std::int64_t>();
-    return v >= 0 && static_cast<std::uint64_t>(v) <= max
-               ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(v))
-               : std::nullopt;
-  }
-  return std::nullopt;
-}
-
-std::string lowerHex(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](char c) {
-    return (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  return text;
-}
 
 // A 64-hex xorb hash, lower-cased.
 std::optional<std::string> xorbHash(const json* value) {
@@ -227,6 +186,115 @@ std::string_view trimSpaces(std::string_view text) {
   return text;
 }
 
+XetRange xetRange(const Span& chunks, const Span& bytes) {
+  return XetRange{static_cast<std::uint32_t>(chunks.start), static_cast<std::uint32_t>(chunks.end),
+                  bytes.start, bytes.end};
+}
+
+// v2: "ranges": [{"chunks":{"start","end"}, "bytes":{"start","end"}}, ...].
+HubResult<std::vector<XetRange>> v2Ranges(const json& fetch, const std::string& which) {
+  const json* ranges = field(fetch, "ranges");
+  if (ranges == nullptr || !ranges->is_array()) {
+    return bad(which + ": \"ranges\" is not an array");
+  }
+  std::vector<XetRange> out;
+  // One past the limit is enough for xetFetchProblem to refuse the fetch.
+  for (std::size_t j = 0; j < ranges->size() && j <= kXetMaxRangesPerFetch; ++j) {
+    const json& r = (*ranges)[j];
+    if (!r.is_object()) {
+      return bad(which + " range " + std::to_string(j) + " is not an object");
+    }
+    auto chunks = spanValue(field(r, "chunks"), kU32Max, /*exclusive_end=*/true);
+    auto bytes = spanValue(field(r, "bytes"), kXetMaxXorbBytes - 1, /*exclusive_end=*/false);
+    if (!chunks || !bytes) {
+      return bad(which + " range " + std::to_string(j) +
+                 ": \"chunks\" or \"bytes\" is missing, inverted or out of bounds");
+    }
+    out.push_back(xetRange(*chunks, *bytes));
+  }
+  return out;
+}
+
+// v1: one range per fetch info, "range":{"start","end"} and "url_range":{"start","end"}.
+HubResult<std::vector<XetRange>> v1Ranges(const json& fetch, const std::string& which) {
+  auto chunks = spanValue(field(fetch, "range"), kU32Max, /*exclusive_end=*/true);
+  auto bytes = spanValue(field(fetch, "url_range"), kXetMaxXorbBytes - 1, /*exclusive_end=*/false);
+  if (!chunks || !bytes) {
+    return bad(which + ": \"range\" or \"url_range\" is missing, inverted or out of bounds");
+  }
+  return std::vector<XetRange>{xetRange(*chunks, *bytes)};
+}
+
+// What tells the two reconstruction versions apart: the name of the fetch map, what its entries
+// are called in messages, and how an entry's ranges are read.
+struct ReconstructionFormat {
+  const char* version;       // "v2"
+  const char* fetch_map;     // "xorbs"
+  const char* fetch_noun;    // "fetch"
+  const char* fetch_plural;  // "fetches"
+  HubResult<std::vector<XetRange>> (*ranges)(const json& fetch, const std::string& which);
+};
+constexpr ReconstructionFormat kV2Format{"v2", "xorbs", "fetch", "fetches", v2Ranges};
+constexpr ReconstructionFormat kV1Format{"v1", "fetch_info", "fetch info", "fetch infos", v1Ranges};
+
+HubResult<XetReconstruction> parseReconstruction(std::string_view body,
+                                                 const ReconstructionFormat& format) {
+  auto root = parseJson(body);
+  if (!root || !root->is_object()) {
+    return bad("reconstruction is not a JSON object");
+  }
+  XetReconstruction out;
+  auto offset = parseOffset(*root);
+  if (!offset) {
+    return common::Unexpected<HubError>(std::move(offset).error());
+  }
+  out.offset_into_first_range = *offset;
+  auto terms = parseTerms(*root);
+  if (!terms) {
+    return common::Unexpected<HubError>(std::move(terms).error());
+  }
+  out.terms = std::move(*terms);
+  const json* map = field(*root, format.fetch_map);
+  if (map == nullptr || !map->is_object()) {
+    return bad(std::string(format.version) + " reconstruction without a \"" + format.fetch_map +
+               "\" object");
+  }
+  for (const auto& [key, list] : map->items()) {
+    auto hash = mapKey(key, out.fetches);
+    if (!hash) {
+      return common::Unexpected<HubError>(std::move(hash).error());
+    }
+    if (!list.is_array() || list.empty()) {
+      return bad("xorb " + *hash + ": not a non-empty array of " + format.fetch_plural);
+    }
+    std::vector<XetFetch> fetches;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const json& f = list[i];
+      std::string which = "xorb " + *hash + " " + format.fetch_noun + " " + std::to_string(i);
+      if (!f.is_object()) {
+        return bad(which + " is not an object");
+      }
+      XetFetch fetch;
+      auto url = urlValue(field(f, "url"), which);
+      if (!url) {
+        return common::Unexpected<HubError>(std::move(url).error());
+      }
+      fetch.url = std::move(*url);
+      auto ranges = format.ranges(f, which);
+      if (!ranges) {
+        return common::Unexpected<HubError>(std::move(ranges).error());
+      }
+      fetch.ranges = std::move(*ranges);
+      if (auto problem = xetFetchProblem(fetch)) {
+        return bad(which + ": " + *problem);
+      }
+      fetches.push_back(std::move(fetch));
+    }
+    out.fetches.emplace(std::move(*hash), std::move(fetches));
+  }
+  return checkReconstruction(std::move(out));
+}
+
 }  // namespace
 
 HubResult<XetTokenInfo> parseXetToken(std::string_view body) {
@@ -299,132 +367,11 @@ std::optional<std::string> xetFetchProblem(const XetFetch& fetch) {
 }
 
 HubResult<XetReconstruction> parseReconstructionV2(std::string_view body) {
-  auto root = parseJson(body);
-  if (!root || !root->is_object()) {
-    return bad("reconstruction is not a JSON object");
-  }
-  XetReconstruction out;
-  auto offset = parseOffset(*root);
-  if (!offset) {
-    return common::Unexpected<HubError>(std::move(offset).error());
-  }
-  out.offset_into_first_range = *offset;
-  auto terms = parseTerms(*root);
-  if (!terms) {
-    return common::Unexpected<HubError>(std::move(terms).error());
-  }
-  out.terms = std::move(*terms);
-  const json* xorbs = field(*root, "xorbs");
-  if (xorbs == nullptr || !xorbs->is_object()) {
-    return bad("v2 reconstruction without a \"xorbs\" object");
-  }
-  for (const auto& [key, list] : xorbs->items()) {
-    auto hash = mapKey(key, out.fetches);
-    if (!hash) {
-      return common::Unexpected<HubError>(std::move(hash).error());
-    }
-    if (!list.is_array() || list.empty()) {
-      return bad("xorb " + *hash + ": not a non-empty array of fetches");
-    }
-    std::vector<XetFetch> fetches;
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      const json& f = list[i];
-      std::string which = "xorb " + *hash + " fetch " + std::to_string(i);
-      if (!f.is_object()) {
-        return bad(which + " is not an object");
-      }
-      XetFetch fetch;
-      auto url = urlValue(field(f, "url"), which);
-      if (!url) {
-        return common::Unexpected<HubError>(std::move(url).error());
-      }
-      fetch.url = std::move(*url);
-      const json* ranges = field(f, "ranges");
-      if (ranges == nullptr || !ranges->is_array()) {
-        return bad(which + ": \"ranges\" is not an array");
-      }
-      for (std::size_t j = 0; j < ranges->size() && j <= kXetMaxRangesPerFetch; ++j) {
-        const json& r = (*ranges)[j];
-        if (!r.is_object()) {
-          return bad(which + " range " + std::to_string(j) + " is not an object");
-        }
-        auto chunks = spanValue(field(r, "chunks"), kU32Max, /*exclusive_end=*/true);
-        auto bytes = spanValue(field(r, "bytes"), kXetMaxXorbBytes - 1, /*exclusive_end=*/false);
-        if (!chunks || !bytes) {
-          return bad(which + " range " + std::to_string(j) +
-                     ": \"chunks\" or \"bytes\" is missing, inverted or out of bounds");
-        }
-        fetch.ranges.push_back(XetRange{static_cast<std::uint32_t>(chunks->start),
-                                        static_cast<std::uint32_t>(chunks->end), bytes->start,
-                                        bytes->end});
-      }
-      if (auto problem = xetFetchProblem(fetch)) {
-        return bad(which + ": " + *problem);
-      }
-      fetches.push_back(std::move(fetch));
-    }
-    out.fetches.emplace(std::move(*hash), std::move(fetches));
-  }
-  return checkReconstruction(std::move(out));
+  return parseReconstruction(body, kV2Format);
 }
 
 HubResult<XetReconstruction> parseReconstructionV1(std::string_view body) {
-  auto root = parseJson(body);
-  if (!root || !root->is_object()) {
-    return bad("reconstruction is not a JSON object");
-  }
-  XetReconstruction out;
-  auto offset = parseOffset(*root);
-  if (!offset) {
-    return common::Unexpected<HubError>(std::move(offset).error());
-  }
-  out.offset_into_first_range = *offset;
-  auto terms = parseTerms(*root);
-  if (!terms) {
-    return common::Unexpected<HubError>(std::move(terms).error());
-  }
-  out.terms = std::move(*terms);
-  const json* info = field(*root, "fetch_info");
-  if (info == nullptr || !info->is_object()) {
-    return bad("v1 reconstruction without a \"fetch_info\" object");
-  }
-  for (const auto& [key, list] : info->items()) {
-    auto hash = mapKey(key, out.fetches);
-    if (!hash) {
-      return common::Unexpected<HubError>(std::move(hash).error());
-    }
-    if (!list.is_array() || list.empty()) {
-      return bad("xorb " + *hash + ": not a non-empty array of fetch infos");
-    }
-    std::vector<XetFetch> fetches;
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      const json& f = list[i];
-      std::string which = "xorb " + *hash + " fetch info " + std::to_string(i);
-      if (!f.is_object()) {
-        return bad(which + " is not an object");
-      }
-      XetFetch fetch;
-      auto url = urlValue(field(f, "url"), which);
-      if (!url) {
-        return common::Unexpected<HubError>(std::move(url).error());
-      }
-      fetch.url = std::move(*url);
-      auto chunks = spanValue(field(f, "range"), kU32Max, /*exclusive_end=*/true);
-      auto bytes = spanValue(field(f, "url_range"), kXetMaxXorbBytes - 1, /*exclusive_end=*/false);
-      if (!chunks || !bytes) {
-        return bad(which + ": \"range\" or \"url_range\" is missing, inverted or out of bounds");
-      }
-      fetch.ranges.push_back(XetRange{static_cast<std::uint32_t>(chunks->start),
-                                      static_cast<std::uint32_t>(chunks->end), bytes->start,
-                                      bytes->end});
-      if (auto problem = xetFetchProblem(fetch)) {
-        return bad(which + ": " + *problem);
-      }
-      fetches.push_back(std::move(fetch));
-    }
-    out.fetches.emplace(std::move(*hash), std::move(fetches));
-  }
-  return checkReconstruction(std::move(out));
+  return parseReconstruction(body, kV1Format);
 }
 
 std::string xetRangeHeader(std::span<const XetRange> ranges) {
@@ -638,17 +585,8 @@ HubResult<std::optional<XetUploadOffer>> parseXetObject(const json& root, std::s
   if (!answered_size || *answered_size != size) {
     return bad("the answer's \"size\" is not the size asked for");
   }
-  if (const json* error = field(object, "error"); error != nullptr && !error->is_null()) {
-    const json* code = error->is_object() ? field(*error, "code") : nullptr;
-    const json* message = error->is_object() ? field(*error, "message") : nullptr;
-    if (code == nullptr || !code->is_number_integer() || message == nullptr ||
-        !message->is_string()) {
-      return bad("object \"error\" without an integer code and a string message");
-    }
-    auto status = code->get<std::int64_t>();
-    return common::Unexpected<HubError>(
-        errorFromStatus(status >= 100 && status <= 599 ? static_cast<int>(status) : 400, "",
-                        message->get_ref<const std::string&>(), "object refused"));
+  if (auto refused = batchObjectError(object)) {
+    return std::move(*refused);
   }
   XetUploadOffer offer;
   const json* actions = field(object, "actions");
@@ -724,19 +662,7 @@ std::optional<std::string> casUrlValue(std::string_view url) {
 
 HubResult<std::string> xetBatchBody(std::string_view oid, std::uint64_t size,
                                     std::string_view revision) {
-  json body = {{"operation", "upload"},
-               {"transfers", {"basic", "multipart", "xet"}},
-               {"objects", json::array({{{"oid", oid}, {"size", size}}})},
-               {"hash_algo", "sha256"}};
-  if (!revision.empty()) {
-    body["ref"] = {{"name", revision}};
-  }
-  try {
-    return body.dump();
-  } catch (const json::type_error& e) {
-    return hubError(HubErrorKind::kInvalidArgument,
-                    std::string("cannot be sent as JSON (not UTF-8?): ") + e.what());
-  }
+  return lfsBatchBody(oid, size, revision, /*offer_xet=*/true);
 }
 
 HubResult<std::optional<XetUploadOffer>> parseXetBatchAnswer(std::string_view body,

@@ -4,8 +4,9 @@
 // The Xet wire formats (XET.md §5.1, §5.3-§5.4, §5.6-§5.8, §6.2), turned into checked DTOs: the
 // Hub's CAS token answer, v1 and v2 reconstruction answers, multipart/byteranges bodies of xorb
 // fetches, and on the upload side the LFS batch that negotiates "xet" and the CAS's answers to
-// xorb and shard uploads. nlohmann::json stays inside xet_json.cpp. Errors are kBadResponse
-// with a reason but no request context; the caller prefixes "METHOD path: ".
+// xorb and shard uploads. nlohmann::json stays inside xet_json.cpp (and the internal
+// json_util.h). Errors are kBadResponse with a reason but no request context; the caller
+// prefixes "METHOD path: ".
 // Internal to src/hub. All functions are thread-safe (pure).
 
 #include <cstddef>
