@@ -33,10 +33,39 @@ bool BufferingHandler::onBody(const char* data, std::size_t size) {
       return false;
     }
     body_.append(data, size);
-  } else if (body_.size() < kMaxErrorBodyBytes) {
-    body_.append(data, std::min(size, kMaxErrorBodyBytes - body_.size()));
+  } else {
+    appendErrorBody(body_, data, size);
   }
   return true;
+}
+
+bool CheckingHandler::startAnswer(int status, const HttpHeaders& headers, std::string_view what,
+                                  std::optional<std::uint64_t>* length) {
+  status_ = status;
+  headers_ = headers;
+  if (!is2xx(status)) {
+    return true;
+  }
+  std::string encoding = headers.get("content-encoding");
+  if (!encoding.empty() && encoding != "identity") {
+    return fail("compressed body (Content-Encoding: " + sanitizeServerText(encoding, 40) +
+                ") for " + std::string(what));
+  }
+  if (const std::string* cl = headers.find("content-length")) {
+    if (cl->empty() || cl->size() > 19 ||
+        !std::all_of(cl->begin(), cl->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return fail("malformed Content-Length");
+    }
+    *length = std::stoull(*cl);
+  }
+  return true;
+}
+
+bool CheckingHandler::fail(std::string reason) {
+  if (failure_.empty()) {
+    failure_ = std::move(reason);
+  }
+  return false;
 }
 
 AttemptFailure transportFailure(const TransferResult& result, const std::string& context) {
@@ -96,7 +125,6 @@ using detail::Clock;
 using detail::HttpHeaders;
 using detail::is2xx;
 using detail::isRedirect;
-using detail::kMaxErrorBodyBytes;
 using detail::TransferOutcome;
 using detail::TransferResult;
 using std::chrono::milliseconds;
@@ -147,29 +175,19 @@ bool sleepUnlessStopped(milliseconds delay, const std::stop_token& stop) {
 
 // Receives one attempt of a ranged read straight into the caller's buffer, checking that the
 // server answers the range that was asked for. `out` starts at byte `first` of the file.
-class RangeHandler final : public detail::ResponseHandler {
+class RangeHandler final : public detail::CheckingHandler {
  public:
   RangeHandler(std::span<char> out, std::uint64_t first, std::uint64_t last)
       : out_(out), first_(first), last_(last) {}
 
   bool onHeaders(int status, const HttpHeaders& headers) override {
-    status_ = status;
-    headers_ = headers;
+    std::optional<std::uint64_t> length;
+    if (!startAnswer(status, headers, "a ranged read", &length)) {
+      return false;
+    }
     if (!is2xx(status)) {
       mode_ = Mode::kErrorBody;
       return true;
-    }
-    std::string encoding = headers.get("content-encoding");
-    if (!encoding.empty() && encoding != "identity") {
-      return fail("compressed body (Content-Encoding: " + detail::sanitizeServerText(encoding, 40) +
-                  ") for a ranged read");
-    }
-    std::optional<std::uint64_t> length;
-    if (const std::string* cl = headers.find("content-length")) {
-      length = parseLength(*cl);
-      if (!length) {
-        return fail("malformed Content-Length");
-      }
     }
     if (status == 206) {
       const std::string* header = headers.find("content-range");
@@ -210,9 +228,7 @@ class RangeHandler final : public detail::ResponseHandler {
   bool onBody(const char* data, std::size_t size) override {
     switch (mode_) {
       case Mode::kErrorBody:
-        if (error_body_.size() < kMaxErrorBodyBytes) {
-          error_body_.append(data, std::min(size, kMaxErrorBodyBytes - error_body_.size()));
-        }
+        detail::appendErrorBody(error_body_, data, size);
         return true;
       case Mode::kRange:
         if (received_ + size > expected_) {
@@ -234,11 +250,7 @@ class RangeHandler final : public detail::ResponseHandler {
     return false;
   }
 
-  int status() const { return status_; }
-  const HttpHeaders& headers() const { return headers_; }
   const std::string& errorBody() const { return error_body_; }
-  bool failed() const { return !failure_.empty(); }
-  const std::string& failure() const { return failure_; }
   std::size_t received() const { return static_cast<std::size_t>(received_); }
   // Whether this attempt delivered everything it can: the whole range, a full buffer, or (for
   // a complete 200) the whole, shorter file.
@@ -248,37 +260,21 @@ class RangeHandler final : public detail::ResponseHandler {
     }
     if (mode_ == Mode::kWhole) {
       return received_ == out_.size() || (complete && received_ == expected_) ||
-             (complete && !headers_.find("content-length"));
+             (complete && !headers().find("content-length"));
     }
     return false;
   }
 
  private:
   enum class Mode { kNone, kErrorBody, kRange, kWhole };
-  static std::optional<std::uint64_t> parseLength(const std::string& text) {
-    if (text.empty() || text.size() > 19 ||
-        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return std::nullopt;
-    }
-    return std::stoull(text);
-  }
-  bool fail(std::string reason) {
-    if (failure_.empty()) {
-      failure_ = std::move(reason);
-    }
-    return false;
-  }
 
   std::span<char> out_;
   std::uint64_t first_;
   std::uint64_t last_;
   Mode mode_ = Mode::kNone;
-  int status_ = 0;
-  HttpHeaders headers_;
   std::uint64_t expected_ = 0;
   std::uint64_t received_ = 0;
   std::string error_body_;
-  std::string failure_;
 };
 
 }  // namespace
@@ -324,13 +320,22 @@ TransferResult detail::HubClientImpl::send(std::string_view method, const std::s
                                            Clock::time_point deadline, const std::stop_token& stop,
                                            detail::ResponseHandler& handler,
                                            detail::BodySource* source, bool is_fresh_connection) {
+  if (options.token && isEndpointOrigin(url)) {
+    headers.push_back("Authorization: Bearer " + *options.token);
+  }
+  return sendWithoutHubToken(method, url, std::move(headers), body, content_type, compressed,
+                             deadline, stop, handler, source, is_fresh_connection);
+}
+
+TransferResult detail::HubClientImpl::sendWithoutHubToken(
+    std::string_view method, const std::string& url, std::vector<std::string> headers,
+    std::string_view body, std::string_view content_type, bool compressed,
+    Clock::time_point deadline, const std::stop_token& stop, detail::ResponseHandler& handler,
+    detail::BodySource* source, bool is_fresh_connection) {
   detail::HttpRequest request;
   request.method = method;
   request.url = url;
   request.headers = std::move(headers);
-  if (options.token && isEndpointOrigin(url)) {
-    request.headers.push_back("Authorization: Bearer " + *options.token);
-  }
   if (method == "POST" || method == "PUT") {
     request.headers.emplace_back("Expect:");  // no 100-continue round trip
   }

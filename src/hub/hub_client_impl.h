@@ -10,6 +10,7 @@
 // immutable options, atomics, the internally locked transport and signed-URL cache, and the
 // Xet token and CAS-version maps behind xet_mu (a leaf lock: nothing is called while held).
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -59,6 +60,38 @@ class BufferingHandler final : public ResponseHandler {
   HttpHeaders headers_;
   std::string body_;
   bool too_large_ = false;
+};
+
+// Appends to `body` what still fits of an error body's first kMaxErrorBodyBytes (kept for the
+// error message).
+inline void appendErrorBody(std::string& body, const char* data, std::size_t size) {
+  if (body.size() < kMaxErrorBodyBytes) {
+    body.append(data, std::min(size, kMaxErrorBodyBytes - body.size()));
+  }
+}
+
+// What the handlers that check a data answer as it arrives (ranged reads, xorb fetches) share:
+// the status and headers, and the first reason found to stop. Not thread-safe (one exchange).
+class CheckingHandler : public ResponseHandler {
+ public:
+  int status() const { return status_; }
+  const HttpHeaders& headers() const { return headers_; }
+  bool failed() const { return !failure_.empty(); }
+  const std::string& failure() const { return failure_; }
+
+ protected:
+  // Records `status` and `headers`. For a 2xx, also checks that the body comes uncompressed and
+  // reads Content-Length into *length (left unset when absent); false, failed, when either is
+  // wrong. `what` names the request in messages ("a ranged read").
+  bool startAnswer(int status, const HttpHeaders& headers, std::string_view what,
+                   std::optional<std::uint64_t>* length);
+  // Keeps the first reason given; false, for onHeaders and onBody to abort the exchange with.
+  bool fail(std::string reason);
+
+ private:
+  int status_ = 0;
+  HttpHeaders headers_;
+  std::string failure_;
 };
 
 // Why an attempt failed, and whether another attempt may help.
@@ -117,6 +150,16 @@ struct HubClientImpl {
                               detail::ResponseHandler& handler,
                               detail::BodySource* source = nullptr,
                               bool is_fresh_connection = false);
+  // The same exchange, but never with the Hub token, even on the endpoint's origin: `headers`
+  // carry whatever authorization the caller decided on (the CAS's token, none for xorb URLs).
+  detail::TransferResult sendWithoutHubToken(std::string_view method, const std::string& url,
+                                             std::vector<std::string> headers,
+                                             std::string_view body, std::string_view content_type,
+                                             bool compressed, detail::Clock::time_point deadline,
+                                             const std::stop_token& stop,
+                                             detail::ResponseHandler& handler,
+                                             detail::BodySource* source = nullptr,
+                                             bool is_fresh_connection = false);
 
   // Waits before retry number `retry`; false when the deadline would pass or `stop` fired.
   bool waitBeforeRetry(unsigned retry, const detail::AttemptFailure& failure,

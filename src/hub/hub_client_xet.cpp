@@ -22,13 +22,9 @@ using detail::Clock;
 using detail::HttpHeaders;
 using detail::is2xx;
 using detail::isRedirect;
-using detail::kMaxErrorBodyBytes;
 using detail::TransferOutcome;
 using detail::TransferResult;
-using std::chrono::milliseconds;
 
-constexpr milliseconds kMinAttemptConnect{200};
-constexpr milliseconds kMinAttemptStall{1000};
 constexpr std::int64_t kTokenRefreshMarginS = 30;  // xet-core REFRESH_BUFFER_SEC
 constexpr std::size_t kMaxCachedXetTokens = 1024;
 // Room for each multipart part's delimiter and headers beyond its data.
@@ -57,39 +53,6 @@ HubError scrubbed(HubError error, const std::string& secret) {
     }
   }
   return error;
-}
-
-// One exchange like HubClientImpl::send, but never with the Hub token: `headers` carry whatever
-// authorization the caller decided on. A POST sends `body` (which must outlive the call) as
-// `content_type`.
-TransferResult sendWithoutHubToken(detail::HubClientImpl& impl, const std::string& url,
-                                   std::vector<std::string> headers, bool compressed,
-                                   Clock::time_point deadline, const std::stop_token& stop,
-                                   detail::ResponseHandler& handler,
-                                   std::string_view method = "GET", std::string_view body = {},
-                                   std::string_view content_type = {}) {
-  detail::HttpRequest request;
-  request.method = method;
-  request.url = url;
-  request.headers = std::move(headers);
-  if (method == "POST") {
-    request.headers.emplace_back("Expect:");  // no 100-continue round trip
-    request.headers.push_back("Content-Type: " + std::string(content_type));
-    request.body = body;
-  }
-  request.accept_compressed = compressed;
-  auto remaining = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-  request.connect_timeout =
-      std::min(impl.options.connect_timeout, std::max(remaining, kMinAttemptConnect));
-  request.stall_timeout =
-      std::min(impl.options.stall_timeout, std::max(remaining, kMinAttemptStall));
-  request.stop = stop;
-  impl.requests.fetch_add(1, std::memory_order_relaxed);
-  TransferResult result = impl.transport->perform(request, handler);
-  if (result.outcome == TransferOutcome::kComplete && is2xx(result.status)) {
-    impl.bytes_uploaded.fetch_add(body.size(), std::memory_order_relaxed);
-  }
-  return result;
 }
 
 struct CasAnswer {
@@ -132,9 +95,9 @@ HubResult<CasAnswer> casCall(detail::HubClientImpl& impl, const std::string& url
       }
       headers.push_back("Authorization: Bearer " + token.access_token);
       detail::BufferingHandler handler;
-      TransferResult result =
-          sendWithoutHubToken(impl, current, std::move(headers), request.compressed, deadline, stop,
-                              handler, method, request.body, request.content_type);
+      TransferResult result = impl.sendWithoutHubToken(method, current, std::move(headers),
+                                                       request.body, request.content_type,
+                                                       request.compressed, deadline, stop, handler);
       if (result.outcome == TransferOutcome::kAbortedByHandler && handler.tooLarge()) {
         return impl.failBad(
             impl.context(method, current),
@@ -186,31 +149,20 @@ HubResult<CasAnswer> casGet(detail::HubClientImpl& impl, const std::string& url,
 
 // Receives one xorb fetch, checking the answer against the ranges asked for as it arrives.
 // Not thread-safe (one exchange).
-class XorbHandler final : public detail::ResponseHandler {
+class XorbHandler final : public detail::CheckingHandler {
  public:
   XorbHandler(const std::vector<XetRange>& ranges, std::uint64_t data_bytes)
       : ranges_(ranges), data_bytes_(data_bytes) {}
 
   bool onHeaders(int status, const HttpHeaders& headers) override {
-    status_ = status;
-    headers_ = headers;
     body_.clear();
+    std::optional<std::uint64_t> length;
+    if (!startAnswer(status, headers, "a xorb fetch", &length)) {
+      return false;
+    }
     if (!is2xx(status)) {
       mode_ = Mode::kErrorBody;
       return true;
-    }
-    std::string encoding = headers.get("content-encoding");
-    if (!encoding.empty() && encoding != "identity") {
-      return fail("compressed body (Content-Encoding: " + detail::sanitizeServerText(encoding, 40) +
-                  ") for a xorb fetch");
-    }
-    std::optional<std::uint64_t> length;
-    if (const std::string* cl = headers.find("content-length")) {
-      if (cl->empty() || cl->size() > 19 ||
-          !std::all_of(cl->begin(), cl->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        return fail("malformed Content-Length");
-      }
-      length = std::stoull(*cl);
     }
     const XetRange& front = ranges_.front();
     if (status == 206 && ranges_.size() == 1) {
@@ -259,9 +211,7 @@ class XorbHandler final : public detail::ResponseHandler {
   bool onBody(const char* data, std::size_t size) override {
     switch (mode_) {
       case Mode::kErrorBody:
-        if (body_.size() < kMaxErrorBodyBytes) {
-          body_.append(data, std::min(size, kMaxErrorBodyBytes - body_.size()));
-        }
+        detail::appendErrorBody(body_, data, size);
         return true;
       case Mode::kSingle:
         if (body_.size() + size > data_bytes_) {
@@ -287,11 +237,7 @@ class XorbHandler final : public detail::ResponseHandler {
     return false;
   }
 
-  int status() const { return status_; }
-  const HttpHeaders& headers() const { return headers_; }
   const std::string& body() const { return body_; }
-  bool failed() const { return !failure_.empty(); }
-  const std::string& failure() const { return failure_; }
   bool isData() const {
     return mode_ == Mode::kSingle || mode_ == Mode::kMultipart || mode_ == Mode::kPrefix;
   }
@@ -316,21 +262,12 @@ class XorbHandler final : public detail::ResponseHandler {
   std::uint64_t limit() const {
     return data_bytes_ + kMultipartOverhead + kMultipartOverheadPerPart * ranges_.size();
   }
-  bool fail(std::string reason) {
-    if (failure_.empty()) {
-      failure_ = std::move(reason);
-    }
-    return false;
-  }
 
   const std::vector<XetRange>& ranges_;
   std::uint64_t data_bytes_;
   Mode mode_ = Mode::kNone;
-  int status_ = 0;
-  HttpHeaders headers_;
   std::string body_;
   std::optional<std::string> boundary_;
-  std::string failure_;
 };
 
 // ---- write access --------------------------------------------------------------------------
@@ -382,6 +319,19 @@ HubResult<CasAnswer> casWrite(detail::HubClientImpl& impl, const XetWriteAccess&
     return impl.fail(
         scrubbed(scrubbed(std::move(failure.error), token->access_token), access.token));
   }
+}
+
+// POSTs `bytes` (a xorb or a shard) to {cas_url}{path} with casWrite; a 2xx JSON answer.
+HubResult<CasAnswer> casUpload(detail::HubClientImpl& impl, const XetWriteAccess& access,
+                               const std::string& path, std::span<const std::uint8_t> bytes,
+                               const std::string& what) {
+  const std::string_view body(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  return casWrite(impl, access, path,
+                  {.method = "POST",
+                   .headers = {"Accept: application/json"},
+                   .body = body,
+                   .content_type = "application/octet-stream"},
+                  0, what);
 }
 
 }  // namespace
@@ -481,6 +431,15 @@ HubResult<XetReconstruction> HubClient::xetReconstruction(const common::RepoId& 
                                          impl.context("GET", answer.url));
     return impl.fail(scrubbed(std::move(failure.error), secret));
   };
+  // A 2xx answer's reconstruction, or why it was refused (a kBadResponse of the request).
+  auto checkedAnswer = [&](const CasAnswer& answer, HubResult<XetReconstruction> parsed,
+                           const std::string& secret) -> HubResult<XetReconstruction> {
+    if (!parsed) {
+      return impl.failBad(impl.context("GET", answer.url),
+                          scrubbed(parsed.error(), secret).message);
+    }
+    return parsed;
+  };
   for (int round = 0;; ++round) {
     auto token = impl.xetReadToken(repo, commit, /*fresh=*/round > 0, stop);
     if (!token) {
@@ -503,12 +462,10 @@ HubResult<XetReconstruction> HubClient::xetReconstruction(const common::RepoId& 
         return common::Unexpected<HubError>(std::move(answer).error());
       }
       if (is2xx(answer->status)) {
-        auto parsed = detail::parseReconstructionV2(answer->body);
-        if (!parsed) {
-          return impl.failBad(impl.context("GET", answer->url),
-                              scrubbed(parsed.error(), secret).message);
+        auto parsed = checkedAnswer(*answer, detail::parseReconstructionV2(answer->body), secret);
+        if (parsed) {
+          impl.setCasVersion(token->cas_url, CasVersion::kV2);
         }
-        impl.setCasVersion(token->cas_url, CasVersion::kV2);
         return parsed;
       }
       if (unauthorized(*answer)) {
@@ -528,12 +485,8 @@ HubResult<XetReconstruction> HubClient::xetReconstruction(const common::RepoId& 
       return common::Unexpected<HubError>(std::move(answer).error());
     }
     if (is2xx(answer->status)) {
-      auto parsed = detail::parseReconstructionV1(answer->body);
-      if (!parsed) {
-        return impl.failBad(impl.context("GET", answer->url),
-                            scrubbed(parsed.error(), secret).message);
-      }
-      if (v2_missing) {
+      auto parsed = checkedAnswer(*answer, detail::parseReconstructionV1(answer->body), secret);
+      if (parsed && v2_missing) {
         impl.setCasVersion(token->cas_url, CasVersion::kV1Only);
       }
       return parsed;
@@ -564,7 +517,8 @@ HubResult<std::vector<std::string>> HubClient::xetFetch(const XetFetch& fetch,
     for (int hops = 0;; ++hops) {
       XorbHandler handler(fetch.ranges, data_bytes);
       TransferResult result =
-          sendWithoutHubToken(impl, url, {range}, /*compressed=*/false, deadline, stop, handler);
+          impl.sendWithoutHubToken("GET", url, {range}, {}, {},
+                                   /*compressed=*/false, deadline, stop, handler);
       if (handler.failed()) {
         return impl.failBad(impl.context("GET", url), handler.failure());
       }
@@ -628,13 +582,8 @@ HubResult<bool> HubClient::xetUploadXorb(const XetWriteAccess& access, const std
     return impl.failInvalid("xetUploadXorb: a xorb of " + std::to_string(bytes.size()) +
                             " bytes (1 to 64 MiB)");
   }
-  const std::string_view body(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  auto answer = casWrite(impl, access, "/v1/xorbs/default/" + lowerHex(xorb_hash),
-                         {.method = "POST",
-                          .headers = {"Accept: application/json"},
-                          .body = body,
-                          .content_type = "application/octet-stream"},
-                         0, "xetUploadXorb");
+  auto answer =
+      casUpload(impl, access, "/v1/xorbs/default/" + lowerHex(xorb_hash), bytes, "xetUploadXorb");
   if (!answer) {
     return common::Unexpected<HubError>(std::move(answer).error());
   }
@@ -648,13 +597,7 @@ HubResult<void> HubClient::xetUploadShard(const XetWriteAccess& access,
     return impl.failInvalid("xetUploadShard: a shard of " + std::to_string(bytes.size()) +
                             " bytes (1 to 64 MiB)");
   }
-  const std::string_view body(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  auto answer = casWrite(impl, access, "/v1/shards",
-                         {.method = "POST",
-                          .headers = {"Accept: application/json"},
-                          .body = body,
-                          .content_type = "application/octet-stream"},
-                         0, "xetUploadShard");
+  auto answer = casUpload(impl, access, "/v1/shards", bytes, "xetUploadShard");
   if (!answer) {
     return common::Unexpected<HubError>(std::move(answer).error());
   }
