@@ -98,6 +98,17 @@ target() { echo "$1" >>"$tmp/targets.jsonl"; }
 note() { NOTES+=("$1"); }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 
+# dd_gbps FILE: dd bs=1M to /dev/null; prints GB/s from dd's own byte count and time. The file
+# must hold $size_bytes bytes.
+dd_gbps() {
+  local out bytes secs
+  out="$(LC_ALL=C dd if="$1" of=/dev/null bs=1M 2>&1 >/dev/null | tail -n 1)"
+  bytes="${out%% *}"
+  secs="$(sed -n 's/.* copied, \([0-9.e+-]*\) s,.*/\1/p' <<<"$out")"
+  [[ "$bytes" == "$size_bytes" && -n "$secs" ]] || { echo "error: dd $1: $out" >&2; return 1; }
+  calc "$bytes / $secs / 1e9"
+}
+
 # Snapshot the binaries: the build tree may be relinked while the benchmark runs.
 snapshot() {
   local src="$1" dst

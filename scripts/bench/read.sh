@@ -42,15 +42,6 @@ print(int(m[1]) * {'':1/2**20,'K':1/1024,'M':1,'G':1024}[m[2].upper()])" "$MEMLI
 
 bench_init read
 
-# dd_gbps FILE: dd bs=1M to /dev/null; prints GB/s from dd's own byte count and time.
-dd_gbps() {
-  local out bytes secs
-  out="$(LC_ALL=C dd if="$1" of=/dev/null bs=1M 2>&1 >/dev/null | tail -n 1)"
-  bytes="${out%% *}"
-  secs="$(sed -n 's/.* copied, \([0-9.e+-]*\) s,.*/\1/p' <<<"$out")"
-  [[ "$bytes" == "$size_bytes" && -n "$secs" ]] || { echo "error: dd $1: $out" >&2; return 1; }
-  calc "$bytes / $secs / 1e9"
-}
 
 # curl_gbps URL: follows the redirect; prints GB/s.
 curl_gbps() {

@@ -33,15 +33,6 @@ import lfs "$tmp/src"
 rm -rf "$tmp/src"
 hubd_start
 
-# dd_gbps FILE: dd bs=1M to /dev/null; GB/s from dd's own count and time.
-dd_gbps() {
-  local out bytes secs
-  out="$(LC_ALL=C dd if="$1" of=/dev/null bs=1M 2>&1 >/dev/null | tail -n 1)"
-  bytes="${out%% *}"
-  secs="$(sed -n 's/.* copied, \([0-9.e+-]*\) s,.*/\1/p' <<<"$out")"
-  [[ "$bytes" == "$size_bytes" && -n "$secs" ]] || { echo "error: dd $1: $out" >&2; return 1; }
-  calc "$bytes / $secs / 1e9"
-}
 
 SA="a. cold sequential read"
 for run in $(seq 1 "$RUNS"); do

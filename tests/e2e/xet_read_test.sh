@@ -19,16 +19,7 @@ REPO=alice/xet-model
 MIB=${XET_MIB:-48}
 mkdir -p "$SRC"
 
-python3 - "$SRC/model.bin" "$MIB" <<'EOF'
-import os, sys
-path, mib = sys.argv[1], int(sys.argv[2])
-size = mib << 20
-half = size // 2
-line = b"layer weights that compress well 0123456789abcdef\n"
-data = bytearray(os.urandom(half)) + (line * (size // len(line) + 1))[: size - half]
-data[0] = 0  # binary, so LFS (and Xet) whatever the random bytes
-open(path, "wb").write(data)
-EOF
+python3 "$(dirname "$0")/xet_data.py" make "$SRC/model.bin" $((MIB << 20))
 SIZE=$(stat -c %s "$SRC/model.bin")
 V1_SHA=$(sha256sum "$SRC/model.bin" | cut -d' ' -f1)
 "$HUBD" import --xet --root "$ROOT" --repo "models/$REPO" -m v1 "$SRC" >"$W/import1.out" 2>&1 ||
@@ -36,17 +27,7 @@ V1_SHA=$(sha256sum "$SRC/model.bin" | cut -d' ' -f1)
 
 # Revision 2: 1% of the bytes changed, in 64 KiB regions spread over the file.
 cp "$SRC/model.bin" "$W/model.v1"
-python3 - "$SRC/model.bin" <<'EOF'
-import os, sys
-path = sys.argv[1]
-size = os.path.getsize(path)
-region = 64 << 10
-count = max(1, size // 100 // region)
-with open(path, "r+b") as f:
-    for i in range(count):
-        f.seek((2 * i + 1) * size // (2 * count))
-        f.write(os.urandom(region))
-EOF
+python3 "$(dirname "$0")/xet_data.py" edit "$SRC/model.bin"
 V2_SHA=$(sha256sum "$SRC/model.bin" | cut -d' ' -f1)
 "$HUBD" import --xet --root "$ROOT" --repo "models/$REPO" -m v2 "$SRC" >"$W/import2.out" 2>&1 ||
   abort "import v2" "$(cat "$W/import2.out")"

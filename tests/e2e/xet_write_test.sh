@@ -44,15 +44,7 @@ flush_view() {  # fsync returns once the pending changes are committed
   timeout 600 python3 -c "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)" "$1"
 }
 
-python3 - "$W/ckpt.bin" "$SIZE" <<'EOF'
-import os, sys
-path, size = sys.argv[1], int(sys.argv[2])
-half = size // 2
-line = b"optimizer state that compresses 0123456789abcdef\n"
-data = bytearray(os.urandom(half)) + (line * (size // len(line) + 1))[: size - half]
-data[0] = 0
-open(path, "wb").write(data)
-EOF
+python3 "$(dirname "$0")/xet_data.py" make "$W/ckpt.bin" "$SIZE"
 SHA1=$(sha256sum "$W/ckpt.bin" | cut -d' ' -f1)
 
 export HF_TOKEN=$TOKEN
@@ -90,17 +82,7 @@ expect "@huggingface/hub reads the mount's upload through Xet" "$js_sha" "$SHA1"
 # Read through the commit's own view: the branch view may still serve the local copy.
 V1=$(api_json "api/models/alice/ckpt/revision/main" 'd["sha"]' "${AUTH[@]}")
 expect "the checkpoint reads back" "$(sha256sum <"$MNT/models/alice/ckpt@$V1/ckpt.bin" | cut -d' ' -f1)" "$SHA1"
-python3 - "$W/ckpt.bin" <<'EOF'
-import os, sys
-path = sys.argv[1]
-size = os.path.getsize(path)
-region = 64 << 10
-count = max(1, size // 100 // region)
-with open(path, "r+b") as f:
-    for i in range(count):
-        f.seek((2 * i + 1) * size // (2 * count))
-        f.write(os.urandom(region))
-EOF
+python3 "$(dirname "$0")/xet_data.py" edit "$W/ckpt.bin"
 SHA2=$(sha256sum "$W/ckpt.bin" | cut -d' ' -f1)
 cas1=$(stats_get bytes_received cas)
 T0=$(now)

@@ -12,6 +12,8 @@
 #include "xet/blake3.h"
 #include "xet/chunker.h"
 
+#include "split_mix_data.h"
+
 namespace hfm::xet {
 namespace {
 
@@ -439,21 +441,7 @@ TEST(HashingTest, HelloWorld) {
             "22ef2fdcff5cea306e42ad7e15ed8a0c5e789e7d2ec34658c10d2758946847da");
 }
 
-std::vector<std::uint8_t> splitMix64Data(std::size_t n, std::uint64_t seed) {
-  std::vector<std::uint8_t> out;
-  out.reserve(n + 8);
-  std::uint64_t state = seed;
-  while (out.size() < n) {
-    state += 0x9E3779B97F4A7C15ULL;
-    std::uint64_t z = state;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    for (int k = 0; k < 8; ++k) out.push_back(static_cast<std::uint8_t>(z >> (8 * k)));
-  }
-  out.resize(n);
-  return out;
-}
+using test_data::splitMix64Data;
 
 // Chunks `data` and returns the leaves.
 std::vector<ChunkLeaf> chunkLeaves(const std::vector<std::uint8_t>& data) {

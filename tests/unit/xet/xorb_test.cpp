@@ -15,6 +15,8 @@
 #include "common/hex.h"
 #include "xet/hashing.h"
 
+#include "split_mix_data.h"
+
 namespace hfm::xet {
 namespace {
 
@@ -28,24 +30,7 @@ Bytes bytesFromHex(std::string_view hex) {
 
 Bytes bytesOf(std::string_view text) { return Bytes(text.begin(), text.end()); }
 
-// SplitMix64 bytes (XET.md §7.2): incompressible, reproducible.
-Bytes splitMix64Data(std::size_t n, std::uint64_t seed) {
-  Bytes out;
-  out.reserve(n + 8);
-  std::uint64_t state = seed;
-  while (out.size() < n) {
-    state += 0x9E3779B97F4A7C15ULL;
-    std::uint64_t z = state;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    for (std::size_t k = 0; k < 8; ++k) {
-      out.push_back(static_cast<std::uint8_t>(z >> (8 * k)));
-    }
-  }
-  out.resize(n);
-  return out;
-}
+using test_data::splitMix64Data;
 
 // Text that LZ4 shrinks well.
 Bytes textData(std::size_t n) {
