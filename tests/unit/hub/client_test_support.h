@@ -2,7 +2,9 @@
 #pragma once
 
 // Shared by the HubClient unit tests: a repo, a token, options with short timeouts for a
-// LocalRawServer, a URL nothing listens on, and deterministic content.
+// LocalRawServer, a URL nothing listens on, and deterministic content. The tests live in this
+// namespace too (in an anonymous one inside it), so they name all of it unqualified; gtest's
+// namespace is then spelled ::testing.
 
 #include <gtest/gtest.h>
 

@@ -12,20 +12,10 @@
 #include "tests/unit/hub/client_test_support.h"
 #include "tests/unit/hub/local_raw_server.h"
 
-namespace hfm::hub {
+namespace hfm::hub::testing {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::content;
-using testing::httpReply;
-using testing::kCommit;
-using testing::kRepo;
-using testing::kToken;
-using testing::makeClient;
-using testing::optionsFor;
-using testing::LocalRawServer;
-using testing::RawReply;
-using testing::RawRequest;
 using Clock = std::chrono::steady_clock;
 
 const std::string kOtherCommit = "89abcdef0123456789abcdef0123456789abcdef";
@@ -696,4 +686,4 @@ TEST(HubClientTest, ConcurrentReadsShareTheConnectionBound) {
 }
 
 }  // namespace
-}  // namespace hfm::hub
+}  // namespace hfm::hub::testing

@@ -21,21 +21,11 @@
 #include "tests/unit/hub/client_test_support.h"
 #include "tests/unit/hub/local_raw_server.h"
 
-namespace hfm::hub {
+namespace hfm::hub::testing {
 namespace {
 
 using nlohmann::json;
 using std::chrono::milliseconds;
-using testing::content;
-using testing::httpReply;
-using testing::kCommit;
-using testing::kRepo;
-using testing::kToken;
-using testing::LocalRawServer;
-using testing::makeClient;
-using testing::optionsFor;
-using testing::RawReply;
-using testing::RawRequest;
 
 const std::string kSha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const std::string kLfsType = "application/vnd.git-lfs+json";
@@ -590,4 +580,4 @@ TEST(HubClientUploadTest, UploadLfsChecksItsArgumentsBeforeAnyRequest) {
 }
 
 }  // namespace
-}  // namespace hfm::hub
+}  // namespace hfm::hub::testing

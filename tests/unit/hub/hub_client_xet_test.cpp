@@ -10,19 +10,10 @@
 
 #include "tests/unit/hub/client_test_support.h"
 
-namespace hfm::hub {
+namespace hfm::hub::testing {
 namespace {
 
 using nlohmann::json;
-using testing::httpReply;
-using testing::kCommit;
-using testing::kRepo;
-using testing::kToken;
-using testing::LocalRawServer;
-using testing::makeClient;
-using testing::optionsFor;
-using testing::RawReply;
-using testing::RawRequest;
 
 const std::string kFile = std::string(64, 'f');
 const std::string kXorb = std::string(64, 'a');
@@ -356,4 +347,4 @@ TEST(HubClientXetFetchTest, RejectsWrongAnswers) {
 }
 
 }  // namespace
-}  // namespace hfm::hub
+}  // namespace hfm::hub::testing

@@ -10,18 +10,10 @@
 
 #include "tests/unit/hub/client_test_support.h"
 
-namespace hfm::hub {
+namespace hfm::hub::testing {
 namespace {
 
 using nlohmann::json;
-using testing::httpReply;
-using testing::kRepo;
-using testing::kToken;
-using testing::LocalRawServer;
-using testing::makeClient;
-using testing::optionsFor;
-using testing::RawReply;
-using testing::RawRequest;
 
 const std::string kSha = std::string(63, 'c') + "d";
 const std::string kXorb = std::string(64, 'a');
@@ -372,4 +364,4 @@ TEST(HubClientXetUploadTest, RefusesArgumentsWithoutARequest) {
 }
 
 }  // namespace
-}  // namespace hfm::hub
+}  // namespace hfm::hub::testing
