@@ -21,15 +21,10 @@
 #include "tests/integration/hub/hubd_test_support.h"
 #include "tests/support/hubd_process.h"
 
-namespace hfm::hub {
+namespace hfm::hub::testing {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::HubdProcess;
-using testing::kHubd;
-using testing::hubdStats;
-using testing::randomBytes;
-using testing::randomText;
 using Clock = std::chrono::steady_clock;
 
 const common::RepoId kTiny{common::RepoType::kModel, "alice", "tiny"};
@@ -43,14 +38,12 @@ std::vector<std::string> tokenArgs() {
 }
 
 // Shared by every test: sources, one seeded root, and the server with --tree-page-size 3.
-class HubdTest : public ::testing::Test {
+class HubdTest : public HubdSuite<HubdTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub_integration." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(dir_);
+    makeDir("hub_integration");
     auto src = dir_ / "src";
-    files_ = new std::map<std::string, std::string>();
+    files_ = std::make_unique<std::map<std::string, std::string>>();
     auto add = [&](const std::string& path, std::string data) {
       std::filesystem::create_directories((src / path).parent_path());
       std::ofstream(src / path, std::ios::binary) << data;
@@ -85,30 +78,19 @@ class HubdTest : public ::testing::Test {
     if (setup_error_.empty()) {
       auto args = tokenArgs();
       args.insert(args.end(), {"--tree-page-size", "3"});
-      server_ = HubdProcess::start(kHubd, root_, args, &setup_error_).release();
+      server_ = HubdProcess::start(kHubd, root_, args, &setup_error_);
     }
   }
   static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-    delete files_;
-    files_ = nullptr;
+    server_.reset();
+    files_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   static HubOptions options(std::optional<std::string> token = kAliceToken) {
-    HubOptions o;
-    o.endpoint = server_->url();
-    o.token = std::move(token);
-    o.retry_deadline = milliseconds(20000);
-    return o;
+    return hubdOptions(server_->url(), std::move(token));
   }
-  static std::unique_ptr<HubClient> client(const HubOptions& o) {
-    auto c = HubClient::create(o);
-    EXPECT_TRUE(c) << c.error().message;
-    return std::move(*c);
-  }
+  static std::unique_ptr<HubClient> client(const HubOptions& o) { return hubdClient(o); }
   static std::string commit(HubClient& c) {
     auto info = c.revision(kTiny, "main");
     EXPECT_TRUE(info) << info.error().message;
@@ -137,12 +119,10 @@ class HubdTest : public ::testing::Test {
     return bad;
   }
 
-  static inline std::filesystem::path dir_;
   static inline std::filesystem::path root_;
   static inline std::filesystem::path fault_root_;
-  static inline std::map<std::string, std::string>* files_ = nullptr;
-  static inline HubdProcess* server_ = nullptr;
-  static inline std::string setup_error_;
+  static inline std::unique_ptr<std::map<std::string, std::string>> files_;
+  static inline std::unique_ptr<HubdProcess> server_;
 };
 
 TEST_F(HubdTest, RevisionOfBranchAndCommit) {
@@ -430,4 +410,4 @@ TEST_F(HubdTest, Benchmark) {
 }
 
 }  // namespace
-}  // namespace hfm::hub
+}  // namespace hfm::hub::testing

@@ -18,15 +18,10 @@
 #include "tests/integration/hub/hubd_test_support.h"
 #include "tests/support/hubd_process.h"
 
-namespace hfm::hub {
+namespace hfm::hub::testing {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::HubdProcess;
-using testing::hubdStats;
-using testing::kHubd;
-using testing::randomBytes;
-using testing::randomText;
 
 const common::RepoId kRepo{common::RepoType::kModel, "alice", "uploads"};
 const std::string kWriteToken = "tok-alice-write";
@@ -34,12 +29,10 @@ const std::string kReadToken = "tok-alice-read";
 const std::string kOtherWriteToken = "tok-bob-write";
 constexpr std::uint64_t kPartSize = 1 << 20;
 
-class HubdUploadTest : public ::testing::Test {
+class HubdUploadTest : public HubdSuite<HubdUploadTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub_upload_integration." + std::to_string(::getpid()) + "." +
-            std::to_string(std::random_device{}()));
+    makeDir("hub_upload_integration");
     auto src = dir_ / "src";
     std::filesystem::create_directories(src);
     std::ofstream(src / "README.md") << "# uploads\n";
@@ -47,30 +40,20 @@ class HubdUploadTest : public ::testing::Test {
     setup_error_ = testing::importRepo(kHubd, root_, "models/alice/uploads", src);
     if (setup_error_.empty()) {
       server_ = HubdProcess::start(
-                    kHubd, root_,
-                    {"--token", kWriteToken + "=alice:write", "--token", kReadToken + "=alice:read",
-                     "--token", kOtherWriteToken + "=bob:write", "--lfs-part-size",
-                     std::to_string(kPartSize), "--lfs-multipart-threshold",
-                     std::to_string(2 * kPartSize)},
-                    &setup_error_)
-                    .release();
+          kHubd, root_,
+          {"--token", kWriteToken + "=alice:write", "--token", kReadToken + "=alice:read",
+           "--token", kOtherWriteToken + "=bob:write", "--lfs-part-size", std::to_string(kPartSize),
+           "--lfs-multipart-threshold", std::to_string(2 * kPartSize)},
+          &setup_error_);
     }
   }
   static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
+    server_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   static std::unique_ptr<HubClient> client(std::optional<std::string> token = kWriteToken) {
-    HubOptions o;
-    o.endpoint = server_->url();
-    o.token = std::move(token);
-    o.retry_deadline = milliseconds(20000);
-    auto c = HubClient::create(o);
-    EXPECT_TRUE(c) << c.error().message;
-    return std::move(*c);
+    return hubdClient(hubdOptions(server_->url(), std::move(token)));
   }
   static std::string head(HubClient& c) {
     auto info = c.revision(kRepo, "main");
@@ -96,10 +79,8 @@ class HubdUploadTest : public ::testing::Test {
     return out;
   }
 
-  static inline std::filesystem::path dir_;
   static inline std::filesystem::path root_;
-  static inline HubdProcess* server_ = nullptr;
-  static inline std::string setup_error_;
+  static inline std::unique_ptr<HubdProcess> server_;
 };
 
 TEST_F(HubdUploadTest, PreuploadChoosesRegularOrLfs) {
@@ -274,4 +255,4 @@ TEST_F(HubdUploadTest, CommitErrors) {
 }
 
 }  // namespace
-}  // namespace hfm::hub
+}  // namespace hfm::hub::testing

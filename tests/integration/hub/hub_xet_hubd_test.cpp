@@ -28,14 +28,10 @@
 #include "xet/shard.h"
 #include "xet/xorb.h"
 
-namespace hfm::hub {
+namespace hfm::hub::testing {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::HubdProcess;
-using testing::hubdStats;
-using testing::kHubd;
-using testing::randomBytes;
 
 const common::RepoId kRepo{common::RepoType::kModel, "alice", "xet"};
 const std::string kToken = "tok-alice-read";
@@ -106,6 +102,14 @@ std::uint64_t statCount(const nlohmann::json& stats, const char* cls) {
   return stats["requests"][cls].get<std::uint64_t>();
 }
 
+// A client of the hf-hubd at `url` that backs off 10 to 100 ms between retries.
+std::unique_ptr<HubClient> xetClient(const std::string& url, std::optional<std::string> token) {
+  HubOptions o = hubdOptions(url, std::move(token));
+  o.backoff_base = milliseconds(10);
+  o.backoff_cap = milliseconds(100);
+  return hubdClient(o);
+}
+
 // One hf-hubd over its own root holding models/alice/xet, imported with --xet.
 struct XetServer {
   std::unique_ptr<HubdProcess> process;
@@ -113,15 +117,13 @@ struct XetServer {
   std::string xet_hash;
 };
 
-class HubdXetTest : public ::testing::Test {
+class HubdXetTest : public HubdSuite<HubdXetTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hub_xet_integration." + std::to_string(::getpid()) + "." +
-            std::to_string(std::random_device{}()));
+    makeDir("hub_xet_integration");
     auto src = dir_ / "src";
     std::filesystem::create_directories(src);
-    data_ = new std::string(randomBytes(kFileSize, 42));
+    data_ = std::make_unique<std::string>(randomBytes(kFileSize, 42));
     (*data_)[0] = '\0';  // binary: stored as LFS, hence in the CAS with --xet
     std::ofstream(src / "model.bin", std::ios::binary)
         .write(data_->data(), static_cast<std::streamsize>(data_->size()));
@@ -131,7 +133,7 @@ class HubdXetTest : public ::testing::Test {
       extra.insert(extra.begin(), base.begin(), base.end());
       return extra;
     };
-    servers_ = new std::map<std::string, XetServer>();
+    servers_ = std::make_unique<std::map<std::string, XetServer>>();
     // main: clean; short: 2 s URL and token lifetime; deny: the CAS answers 401 to everything;
     // flaky: transient faults on the CAS (hf-hubd counts xorb fetches on its CDN listener in the
     // "cas" class too).
@@ -185,13 +187,10 @@ class HubdXetTest : public ::testing::Test {
     }
   }
   static void TearDownTestSuite() {
-    delete servers_;
-    servers_ = nullptr;
-    delete data_;
-    data_ = nullptr;
+    servers_.reset();
+    data_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   static const std::string& url(const std::string& server) {
     return servers_->at(server).process->url();
@@ -201,29 +200,13 @@ class HubdXetTest : public ::testing::Test {
   }
   static std::unique_ptr<HubClient> client(const std::string& server,
                                            std::optional<std::string> token = kToken) {
-    HubOptions o;
-    o.endpoint = url(server);
-    o.token = std::move(token);
-    o.retry_deadline = milliseconds(20000);
-    o.backoff_base = milliseconds(10);
-    o.backoff_cap = milliseconds(100);
-    auto c = HubClient::create(o);
-    EXPECT_TRUE(c) << c.error().message;
-    return std::move(*c);
+    return xetClient(url(server), std::move(token));
   }
 
-  static std::filesystem::path dir_;
-  static std::string setup_error_;
-  static std::string* data_;
-  static std::map<std::string, XetServer>* servers_;
-  static std::string xet_hash_;
+  static inline std::unique_ptr<std::string> data_;
+  static inline std::unique_ptr<std::map<std::string, XetServer>> servers_;
+  static inline std::string xet_hash_;
 };
-
-std::filesystem::path HubdXetTest::dir_;
-std::string HubdXetTest::setup_error_;
-std::string* HubdXetTest::data_ = nullptr;
-std::map<std::string, XetServer>* HubdXetTest::servers_ = nullptr;
-std::string HubdXetTest::xet_hash_;
 
 TEST_F(HubdXetTest, ReadsTheWholeFileAndRanges) {
   auto c = client("main");
@@ -498,14 +481,11 @@ PackedFile pack(const std::string& data) {
 
 // Two empty roots served with a write and a read token for alice: "xet" with --xet-default,
 // "plain" without, "deny" with --xet-default and a CAS that answers 401 to everything.
-class HubdXetUploadTest : public ::testing::Test {
+class HubdXetUploadTest : public HubdSuite<HubdXetUploadTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ =
-        std::filesystem::temp_directory_path() / ("hub_xet_upload." + std::to_string(::getpid()) +
-                                                  "." + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(dir_);
-    servers_ = new std::map<std::string, std::unique_ptr<HubdProcess>>();
+    makeDir("hub_xet_upload");
+    servers_ = std::make_unique<std::map<std::string, std::unique_ptr<HubdProcess>>>();
     const std::vector<std::string> tokens = {"--token", kWriteToken + "=alice:write", "--token",
                                              kReadToken + "=alice:read"};
     const std::map<std::string, std::vector<std::string>> configs = {
@@ -533,29 +513,20 @@ class HubdXetUploadTest : public ::testing::Test {
     }
   }
   static void TearDownTestSuite() {
-    delete servers_;
-    servers_ = nullptr;
+    servers_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   static const std::string& url(const std::string& server) { return servers_->at(server)->url(); }
   static std::unique_ptr<HubClient> client(const std::string& server,
                                            const std::string& token = kWriteToken) {
-    HubOptions o;
-    o.endpoint = url(server);
-    o.token = token;
-    o.retry_deadline = milliseconds(20000);
-    o.backoff_base = milliseconds(10);
-    o.backoff_cap = milliseconds(100);
-    auto c = HubClient::create(o);
-    EXPECT_TRUE(c) << c.error().message;
-    return std::move(*c);
+    return xetClient(url(server), token);
   }
 
-  // Offers, uploads the xorbs and the shard of `file`; the access used.
-  static std::optional<XetWriteAccess> upload(HubClient& c, const PackedFile& file,
-                                              std::uint64_t size) {
+  // The write access of a Xet offer for `file`, which the server must not have yet; nullopt
+  // (and a test failure) when there is no offer.
+  static std::optional<XetWriteAccess> offer(HubClient& c, const PackedFile& file,
+                                             std::uint64_t size) {
     auto offer = c.offerXetUpload(kUpRepo, "main", file.sha256, size);
     EXPECT_TRUE(offer) << offer.error().message;
     if (!offer || !*offer) {
@@ -563,7 +534,17 @@ class HubdXetUploadTest : public ::testing::Test {
       return std::nullopt;
     }
     EXPECT_FALSE((*offer)->already_stored);
-    const XetWriteAccess& access = (*offer)->access;
+    return (*offer)->access;
+  }
+
+  // Offers, uploads the xorbs and the shard of `file`; the access used.
+  static std::optional<XetWriteAccess> upload(HubClient& c, const PackedFile& file,
+                                              std::uint64_t size) {
+    auto offered = offer(c, file, size);
+    if (!offered) {
+      return std::nullopt;
+    }
+    const XetWriteAccess& access = *offered;
     for (const xet::SealedXorb& x : file.xorbs) {
       auto inserted = c.xetUploadXorb(access, x.hash.hex(), x.bytes);
       EXPECT_TRUE(inserted) << inserted.error().message;
@@ -580,14 +561,8 @@ class HubdXetUploadTest : public ::testing::Test {
     return access;
   }
 
-  static std::filesystem::path dir_;
-  static std::string setup_error_;
-  static std::map<std::string, std::unique_ptr<HubdProcess>>* servers_;
+  static inline std::unique_ptr<std::map<std::string, std::unique_ptr<HubdProcess>>> servers_;
 };
-
-std::filesystem::path HubdXetUploadTest::dir_;
-std::string HubdXetUploadTest::setup_error_;
-std::map<std::string, std::unique_ptr<HubdProcess>>* HubdXetUploadTest::servers_ = nullptr;
 
 TEST_F(HubdXetUploadTest, UploadsCommitsAndReadsBack) {
   auto c = client("xet");
@@ -678,10 +653,9 @@ TEST_F(HubdXetUploadTest, RefusalsAreErrors) {
   auto c = client("xet");
   std::string data = randomBytes(300 * 1024, 11);
   const PackedFile file = pack(data);
-  auto offer = c->offerXetUpload(kUpRepo, "main", file.sha256, data.size());
-  ASSERT_TRUE(offer) << offer.error().message;
-  ASSERT_TRUE(offer->has_value());
-  const XetWriteAccess& access = (*offer)->access;
+  const auto offered = offer(*c, file, data.size());
+  ASSERT_TRUE(offered);
+  const XetWriteAccess& access = *offered;
   // A shard whose xorbs were never sent.
   auto missing = c->xetUploadShard(access, file.shard);
   ASSERT_FALSE(missing);
@@ -726,13 +700,12 @@ TEST_F(HubdXetUploadTest, CasUnauthorizedRefreshesOnceThenFails) {
   auto c = client("deny");
   std::string data = randomBytes(100 * 1024, 12);
   const PackedFile file = pack(data);
-  auto offer = c->offerXetUpload(kUpRepo, "main", file.sha256, data.size());
-  ASSERT_TRUE(offer) << offer.error().message;
-  ASSERT_TRUE(offer->has_value());
+  const auto access = offer(*c, file, data.size());
+  ASSERT_TRUE(access);
   auto before = hubdStats(url("deny"));
   // A GET: hf-hubd's injected 401 answers a POST without reading its body, which then reads as
   // the next request on that kept-alive connection (the refresh would get a 400).
-  auto r = c->xetQueryChunk((*offer)->access, file.chunks.front().hex());
+  auto r = c->xetQueryChunk(*access, file.chunks.front().hex());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, HubErrorKind::kUnauthorized) << r.error().message;
   EXPECT_EQ(r.error().http_status, 401);
@@ -768,4 +741,4 @@ TEST_F(HubdXetUploadTest, ServerWithoutXetMakesNoOffer) {
 }
 
 }  // namespace
-}  // namespace hfm::hub
+}  // namespace hfm::hub::testing
