@@ -431,6 +431,13 @@ HubError errorFromStatus(int status, std::string_view error_code, std::string_vi
   return error;
 }
 
+std::string lowerHex(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](char c) {
+    return (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  return text;
+}
+
 std::string sanitizeServerText(std::string_view text, std::size_t max_bytes) {
   text = trim(text);
   std::string out;

@@ -2,8 +2,9 @@
 #pragma once
 
 // Pure helpers of the hub layer's HTTP handling: URL building and origin rules, header parsing
-// (Link, Content-Range, Retry-After), backoff, signed-URL expiry and the error mapping. No I/O,
-// no third-party types, so each is unit-tested on its own. Internal to src/hub.
+// (Link, Content-Range, Retry-After), backoff, signed-URL expiry, the error mapping and the
+// spelling of hex ids. No I/O, no third-party types, so each is unit-tested on its own.
+// Internal to src/hub.
 // All functions are thread-safe (pure).
 
 #include <chrono>
@@ -72,6 +73,9 @@ bool isRetryableStatus(int status);  // 408, 429, 5xx
 // X-Error-Code and X-Error-Message (or body "error"); `context` is "METHOD url-path".
 HubError errorFromStatus(int status, std::string_view error_code, std::string_view error_message,
                          std::string_view context);
+
+// `text` with A-F lower-cased: the one spelling of a hex id (a hash, an oid) that compares equal.
+std::string lowerHex(std::string text);
 
 // Server-provided text made safe for a message: control characters replaced, at most
 // `max_bytes` bytes (an ellipsis marks a cut).

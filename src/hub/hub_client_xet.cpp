@@ -37,13 +37,6 @@ std::int64_t unixNow() {
       .count();
 }
 
-std::string lowerHex(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](char c) {
-    return (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  return text;
-}
-
 // A CAS token must not appear in a message either (a hostile server may echo it back).
 HubError scrubbed(HubError error, const std::string& secret) {
   if (!secret.empty()) {
@@ -422,7 +415,7 @@ HubResult<XetReconstruction> HubClient::xetReconstruction(const common::RepoId& 
     return impl.fail(
         HubError{HubErrorKind::kRevisionNotFound, 0, "xetReconstruction: empty revision", false});
   }
-  const std::string hash = lowerHex(xet_hash_in);
+  const std::string hash = detail::lowerHex(xet_hash_in);
   const std::string key = repo.key() + '\n' + commit;
   const std::string range = "Range: bytes=" + std::to_string(first) + "-" + std::to_string(last);
   // What a final non-2xx CAS answer becomes.
@@ -582,8 +575,8 @@ HubResult<bool> HubClient::xetUploadXorb(const XetWriteAccess& access, const std
     return impl.failInvalid("xetUploadXorb: a xorb of " + std::to_string(bytes.size()) +
                             " bytes (1 to 64 MiB)");
   }
-  auto answer =
-      casUpload(impl, access, "/v1/xorbs/default/" + lowerHex(xorb_hash), bytes, "xetUploadXorb");
+  auto answer = casUpload(impl, access, "/v1/xorbs/default/" + detail::lowerHex(xorb_hash), bytes,
+                          "xetUploadXorb");
   if (!answer) {
     return common::Unexpected<HubError>(std::move(answer).error());
   }
@@ -614,7 +607,7 @@ HubResult<std::optional<std::string>> HubClient::xetQueryChunk(const XetWriteAcc
   if (!common::isHex(chunk_hash, 64)) {
     return impl.failInvalid("xetQueryChunk: the chunk hash is not 64 hex digits");
   }
-  auto answer = casWrite(impl, access, "/v1/chunks/default/" + lowerHex(chunk_hash),
+  auto answer = casWrite(impl, access, "/v1/chunks/default/" + detail::lowerHex(chunk_hash),
                          {.headers = {"Accept: application/octet-stream"}, .compressed = false},
                          404, "xetQueryChunk");
   if (!answer) {

@@ -2,11 +2,10 @@
 #pragma once
 
 // The small JSON helpers the hub layer's parsers share (hub_json.cpp, xet_json.cpp): reading a
-// body, looking up a field, range-checked integers, hex ids, and the "error" of an LFS batch
-// object. Internal to src/hub: only .cpp files include it, so nlohmann::json stays out of every
-// other header. All functions are thread-safe (pure).
+// body, looking up a field, range-checked integers, and the "error" of an LFS batch object.
+// Internal to src/hub: only .cpp files include it, so nlohmann::json stays out of every other
+// header. All functions are thread-safe (pure).
 
-#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -55,14 +54,6 @@ inline std::optional<std::uint64_t> unsignedValue(const nlohmann::json* value, s
                : std::nullopt;
   }
   return std::nullopt;
-}
-
-// `text` with A-F lower-cased: the one spelling of a hex id that compares equal.
-inline std::string lowerHex(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](char c) {
-    return (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  return text;
 }
 
 // The "error" of one object of an LFS batch answer, as the HubError its code maps to (a code

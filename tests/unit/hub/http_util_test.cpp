@@ -202,6 +202,11 @@ TEST(HttpUtilTest, RetryableStatuses) {
   }
 }
 
+TEST(HttpUtilTest, LowerHexLowersOnlyHexDigits) {
+  EXPECT_EQ(lowerHex("0123456789ABCDEFabcdef"), "0123456789abcdefabcdef");
+  EXPECT_EQ(lowerHex("XYZ-g"), "XYZ-g");
+}
+
 TEST(HttpUtilTest, ServerTextIsSanitized) {
   EXPECT_EQ(sanitizeServerText("a\r\nb\x01"), "a  b");
   EXPECT_EQ(sanitizeServerText(std::string(500, 'x'), 10), std::string(10, 'x') + "...");
