@@ -19,11 +19,6 @@ std::string toLower(std::string_view text) {
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
-
 std::string_view trim(std::string_view text) {
   constexpr std::string_view kSpace = " \t";
   auto first = text.find_first_not_of(kSpace);
@@ -429,6 +424,11 @@ HubError errorFromStatus(int status, std::string_view error_code, std::string_vi
     error.kind = HubErrorKind::kBadResponse;  // 400, 413, unexpected 1xx/2xx/3xx, ...
   }
   return error;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string lowerHex(std::string text) {

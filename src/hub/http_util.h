@@ -74,6 +74,9 @@ bool isRetryableStatus(int status);  // 408, 429, 5xx
 HubError errorFromStatus(int status, std::string_view error_code, std::string_view error_message,
                          std::string_view context);
 
+// Whether `a` and `b` are equal but for the case of ASCII letters (header names, media types).
+bool iequals(std::string_view a, std::string_view b);
+
 // `text` with A-F lower-cased: the one spelling of a hex id (a hash, an oid) that compares equal.
 std::string lowerHex(std::string text);
 
