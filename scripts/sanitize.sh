@@ -17,7 +17,8 @@ case "$kind" in
     ctest --test-dir build-asan -L 'unit|integration' --output-on-failure -j 2
     ;;
   thread)
-    suites=(hfm_hub_tests hfm_cache_tests hfm_fs_tests hfm_hub_integration_tests hfm_fs_integration_tests)
+    suites=(hfm_hub_tests hfm_cache_tests hfm_fs_tests hfm_hub_integration_tests
+            hfm_hub_xet_integration_tests hfm_fs_integration_tests)
     cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHFM_SANITIZE=thread >/dev/null
     cmake --build build-tsan -j "$(nproc)" --target "${suites[@]}" hf-hubd
     status=0

@@ -84,6 +84,8 @@ class FsStack {
 
   Filesystem& fs() { return *fs_; }
   hub::HubClient& hub() { return *hub_; }
+  ReadEngine& engine() { return *engine_; }
+  XetRangeSource& xet() { return *source_; }
 
   // The inode at `path` below the root, looking up each part; the first failed lookup's error.
   FsResult<std::uint64_t> walk(const std::string& path) {
