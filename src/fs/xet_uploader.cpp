@@ -97,9 +97,23 @@ hub::HubResult<void> XetUploader::uploadXet(const hub::XetWriteAccess& access,
       std::chrono::duration_cast<std::chrono::seconds>(
           std::chrono::system_clock::now().time_since_epoch())
           .count());
+  // Asks the global dedup query about `chunk` when the rules allow one now; the answer joins
+  // `answers`.
+  auto query = [&](const MerkleHash& chunk, std::size_t n) {
+    if ((queried && n - last_query < kQuerySpacing) || answers.size() >= kMaxDedupAnswers) return;
+    queried = true;
+    last_query = n;
+    ++dedup_queries_;
+    auto shard = hub_->xetQueryChunk(access, chunk.hex());
+    if (!shard || !*shard) return;  // a failed query only costs dedup
+    if (auto answer = parseAnswer(**shard, now)) answers.push_back(std::move(*answer));
+  };
   auto locate = [&](const MerkleHash& chunk) -> std::optional<xet::ChunkLocation> {
     const std::size_t n = chunk_no++;
     ++chunks_;
+    // The first chunk is asked about even when known here: its answer lists the xorb the rest
+    // of an edited file most likely lives in, which this machine may have seen only in part.
+    if (n == 0) query(chunk, n);
     if (use_local && cache_ != nullptr) {
       if (auto local = findChunk(*cache_, chunk)) {
         ++chunks_known_locally_;
@@ -110,17 +124,8 @@ hub::HubResult<void> XetUploader::uploadXet(const hub::XetWriteAccess& access,
       ++chunks_found_by_query_;
       return found;
     }
-    const bool eligible = n == 0 || xet::isGlobalDedupCandidate(chunk);
-    if (!eligible || (queried && n - last_query < kQuerySpacing) ||
-        answers.size() >= kMaxDedupAnswers) {
-      return std::nullopt;
-    }
-    queried = true;
-    last_query = n;
-    ++dedup_queries_;
-    auto shard = hub_->xetQueryChunk(access, chunk.hex());
-    if (!shard || !*shard) return std::nullopt;  // a failed query only costs dedup
-    if (auto answer = parseAnswer(**shard, now)) answers.push_back(std::move(*answer));
+    if (n == 0 || !xet::isGlobalDedupCandidate(chunk)) return std::nullopt;
+    query(chunk, n);
     if (auto found = lookUp(answers, chunk)) {
       ++chunks_found_by_query_;
       return found;

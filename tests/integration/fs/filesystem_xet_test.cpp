@@ -444,12 +444,7 @@ TEST_F(FilesystemXetTest, AnUploadWhileTwoThreadsReadAnotherXetFile) {
   std::uint64_t sibling = walk(*w, view(v2_commit_) + "/sibling.bin");
   ASSERT_NE(sibling, 0u);
   // Two files in one commit round: one new, one that is model.bin with an edit, whose chunks but
-  // one or two the CAS holds. The readers of sibling.bin fill the local index meanwhile, but never
-  // with model.bin's first chunk (sibling.bin's differs), so the uploader's dedup query for that
-  // chunk is always made and its answer lists model.bin's whole xorb, whatever the readers did.
-  // (Reading model.bin itself would make the bytes sent depend on timing: when the local index
-  // holds a file's first chunk, XetUploader skips that query and sends again every chunk the
-  // index lacks.)
+  // one or two the CAS holds; the uploader's dedup query for the first chunk finds the rest.
   std::string fresh = randomBytes((2u << 20) + 99, 8);
   fresh[0] = '\0';
   std::string edited = model_;
@@ -484,6 +479,31 @@ TEST_F(FilesystemXetTest, AnUploadWhileTwoThreadsReadAnotherXetFile) {
   std::string commit = head();
   w.reset();
   expectCommittedXetFile(commit, "fresh.bin", fresh);
+  expectCommittedXetFile(commit, "edited.bin", edited);
+}
+
+// A file whose first chunks this machine has read (so its local index knows them) and whose
+// other chunks it has never seen: the dedup query for the first chunk still runs and finds them.
+TEST_F(FilesystemXetTest, AnEditedCopyOfAPartlyReadFileSendsOnlyItsChanges) {
+  auto w = stack("cache-w", true);
+  ASSERT_NE(w, nullptr);
+  std::uint64_t model = walk(*w, view(v1_commit_) + "/model.bin");
+  ASSERT_NE(model, 0u);
+  auto fh = w->fs().open(model, O_RDONLY);
+  ASSERT_TRUE(fh);
+  std::string head_bytes(4096, '\0');
+  ASSERT_TRUE(w->fs().read(*fh, 0, std::span<char>(head_bytes)));
+  w->fs().release(*fh);
+  std::uint64_t branch = walk(*w, view("main"));
+  std::string edited = model_;
+  edited.replace(3u << 20, 11, "EDITED HERE");
+  std::uint64_t cas_in = hubdCounter("bytes_received", "cas");
+  putFile(w->fs(), branch, "edited.bin", edited);
+  ASSERT_TRUE(w->fs().fsyncdir(branch));
+  std::uint64_t cas = hubdCounter("bytes_received", "cas") - cas_in;
+  EXPECT_LE(cas, edited.size() / 8) << "edited.bin was not deduplicated";
+  std::string commit = head();
+  w.reset();
   expectCommittedXetFile(commit, "edited.bin", edited);
 }
 
