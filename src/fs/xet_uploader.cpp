@@ -36,7 +36,8 @@ std::optional<DedupAnswer> parseAnswer(const std::string& bytes, std::int64_t no
   auto shard = xet::parseShard(
       {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
   if (!shard) return std::nullopt;
-  if (shard->key_expiry != 0 && static_cast<std::int64_t>(shard->key_expiry) < now) {
+  // Compared unsigned: "never" is written as the largest u64.
+  if (shard->key_expiry != 0 && now > 0 && shard->key_expiry < static_cast<std::uint64_t>(now)) {
     return std::nullopt;
   }
   DedupAnswer answer{shard->hmac_key, {}};

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <random>
+
 #include "common/file_util.h"
 #include "common/time_util.h"
 #include "common/url.h"
@@ -20,7 +22,7 @@ using xet::MerkleHash;
 namespace {
 
 constexpr std::string_view kFileInfoType = "application/vnd.xet-fileinfo+json";
-constexpr std::string_view kBoundary = "hubd-xorb-ranges";
+constexpr std::size_t kMaxSignedRangeText = 3000;
 
 std::string rangeText(const std::vector<XorbFetch>& fetches) {
   std::string out;
@@ -139,14 +141,27 @@ void HubService::casReconstruction(Call& call) {
                         {"url_range", {{"start", f.byte_first}, {"end", f.byte_last}}}});
       }
     } else {
-      std::string resource = path + "?r=" + rangeText(fetches);
-      json ranges = json::array();
-      for (const XorbFetch& f : fetches) {
-        ranges.push_back({{"chunks", {{"start", f.chunk_start}, {"end", f.chunk_end}}},
-                          {"bytes", {{"start", f.byte_first}, {"end", f.byte_last}}}});
+      // One entry per group of ranges whose URL and Range header stay well under the 8 KiB
+      // a request line or header may take (XET.md §5.4).
+      for (std::size_t begin = 0; begin < fetches.size();) {
+        std::size_t end = begin;
+        std::size_t text = 0;
+        while (end < fetches.size() && (end == begin || text < kMaxSignedRangeText)) {
+          text += rangeText({fetches[end]}).size() + 1;
+          ++end;
+        }
+        std::vector<XorbFetch> group(fetches.begin() + static_cast<std::ptrdiff_t>(begin),
+                                     fetches.begin() + static_cast<std::ptrdiff_t>(end));
+        std::string resource = path + "?r=" + rangeText(group);
+        json ranges = json::array();
+        for (const XorbFetch& f : group) {
+          ranges.push_back({{"chunks", {{"start", f.chunk_start}, {"end", f.chunk_end}}},
+                            {"bytes", {{"start", f.byte_first}, {"end", f.byte_last}}}});
+        }
+        list.push_back({{"url", cdn + resource + "&" + signer_.signQuery(resource)},
+                        {"ranges", std::move(ranges)}});
+        begin = end;
       }
-      list.push_back({{"url", cdn + resource + "&" + signer_.signQuery(resource)},
-                      {"ranges", std::move(ranges)}});
     }
     by_xorb[xorb.hex()] = std::move(list);
   }
@@ -173,6 +188,11 @@ void HubService::cdnXorb(Call& call) {
   if (!allowed || !wanted) {
     return sendError(call, badRequest("malformed byte ranges").error());
   }
+  for (std::size_t i = 1; i < wanted->size(); ++i) {
+    if ((*wanted)[i].first <= (*wanted)[i - 1].last) {
+      return sendError(call, badRequest("byte ranges must be ascending and disjoint").error());
+    }
+  }
   for (const ByteRange& w : *wanted) {
     bool inside = false;
     for (const ByteRange& a : *allowed) inside = inside || (w.first >= a.first && w.last <= a.last);
@@ -198,18 +218,20 @@ void HubService::cdnXorb(Call& call) {
     call.res.set_content(std::move(*data), "application/octet-stream");
     return;
   }
+  // A fresh boundary per answer, so stored bytes cannot imitate it.
+  std::random_device rd;
+  const std::string boundary = "hubd-" + std::to_string(rd()) + std::to_string(rd());
   std::string body;
   for (const ByteRange& r : *wanted) {
     auto data = readRange(path, r);
     if (!data) return sendError(call, internalError(data.error()).error());
-    body += "--" + std::string(kBoundary) + "\r\nContent-Type: application/octet-stream\r\n" +
+    body += "--" + boundary + "\r\nContent-Type: application/octet-stream\r\n" +
             "Content-Range: " + contentRange(r) + "\r\n\r\n";
     body += *data;
     body += "\r\n";
   }
-  body += "--" + std::string(kBoundary) + "--\r\n";
-  call.res.set_content(std::move(body),
-                       "multipart/byteranges; boundary=" + std::string(kBoundary));
+  body += "--" + boundary + "--\r\n";
+  call.res.set_content(std::move(body), "multipart/byteranges; boundary=" + boundary);
 }
 
 void HubService::casXorb(Call& call) {
@@ -292,6 +314,9 @@ void HubService::casFile(Call& call) {
   auto grant = casGrant(call, false);
   if (!grant) {
     return;
+  }
+  if (!call.is_head) {
+    return sendError(call, ApiError{405, "", "files are read through reconstructions", {}});
   }
   auto hash = MerkleHash::fromHex(call.match.path);
   auto file = xet_->file(*hash);

@@ -23,6 +23,10 @@ namespace {
 
 constexpr std::size_t kIdxRecord = MerkleHash::kSize + 12;
 constexpr std::size_t kChunkTableCacheLimit = 4096;
+// The largest file a shard may register: far above any test, far below what would exhaust the
+// server's memory (a leaf is 40 bytes) or disk.
+constexpr std::uint64_t kMaxFileChunks = 4ull << 20;
+constexpr std::uint64_t kMaxFileBytes = 256ull << 30;
 
 void putU32(std::string& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
@@ -112,9 +116,11 @@ void XetStore::loadLocations() {
        it.increment(ec)) {
     if (it->path().extension() != ".idx") continue;
     auto xorb = MerkleHash::fromHex(it->path().stem().string());
+    // A table without its xorb is what a crash between the two writes leaves: not stored.
+    if (!xorb || !xorbSize(*xorb)) continue;
     auto bytes = common::readFile(it->path());
     auto table = bytes ? decodeChunkTable(*bytes) : std::nullopt;
-    if (!xorb || !table) continue;
+    if (!table) continue;
     for (std::size_t i = 0; i < table->size(); ++i) {
       locations_.emplace((*table)[i].hash, Location{*xorb, static_cast<std::uint32_t>(i)});
     }
@@ -209,6 +215,18 @@ ApiStatus XetStore::checkFile(const xet::ShardFile& file) const {
   if (file.verification.size() != file.terms.size()) {
     return badRequest("file " + name + " lacks verification entries");
   }
+  // Bounds checked before any work: a small shard may name terms that unpack to terabytes.
+  std::uint64_t declared_chunks = 0;
+  std::uint64_t declared_bytes = 0;
+  for (const xet::FileTerm& term : file.terms) {
+    declared_chunks += term.chunk_end > term.chunk_start ? term.chunk_end - term.chunk_start : 0;
+    declared_bytes += term.unpacked_bytes;
+  }
+  if (declared_chunks > kMaxFileChunks || declared_bytes > kMaxFileBytes) {
+    return badRequest("file " + name + " is larger than this server accepts (" +
+                      std::to_string(kMaxFileBytes >> 30) + " GiB, " +
+                      std::to_string(kMaxFileChunks) + " chunks)");
+  }
   std::vector<xet::ChunkLeaf> leaves;
   for (std::size_t i = 0; i < file.terms.size(); ++i) {
     const xet::FileTerm& term = file.terms[i];
@@ -281,8 +299,9 @@ ApiStatus XetStore::storeFile(const xet::ShardFile& file, const std::string& rep
   one.files.push_back(file);
   auto bytes = xet::serializeShard(one, false);
   if (auto st = grant(file.file_hash, repo_key); !st) return st;
-  if (auto st = common::writeFileAtomic(sha_path, hex); !st) return internalError(st.error());
+  // The record first: the SHA-256 index must never name a file that is not there.
   if (auto st = common::writeFileAtomic(path, asChars(bytes)); !st) return internalError(st.error());
+  if (auto st = common::writeFileAtomic(sha_path, hex); !st) return internalError(st.error());
   return {};
 }
 
@@ -312,6 +331,14 @@ ApiResult<int> XetStore::registerShard(std::span<const std::uint8_t> body,
     }
     if (!same) return badRequest("shard's chunk list of xorb " + x.xorb_hash.hex() + " is wrong");
   }
+  std::uint64_t shard_bytes = 0;
+  for (const xet::ShardFile& f : shard->files) {
+    for (const xet::FileTerm& t : f.terms) shard_bytes += t.unpacked_bytes;
+  }
+  if (shard_bytes > kMaxFileBytes) {
+    return badRequest("shard registers more than " + std::to_string(kMaxFileBytes >> 30) +
+                      " GiB of files");
+  }
   for (const xet::ShardFile& f : shard->files) {
     if (auto st = checkFile(f); !st) return common::Unexpected<ApiError>(st.error());
   }
@@ -323,6 +350,7 @@ ApiResult<int> XetStore::registerShard(std::span<const std::uint8_t> body,
     }
     if (auto st = materialize(f); !st) return common::Unexpected<ApiError>(st.error());
     if (auto st = storeFile(f, repo_key); !st) return common::Unexpected<ApiError>(st.error());
+    if (f.terms.empty()) continue;  // the empty file
     auto first = xorbChunks(f.terms.front().xorb_hash);
     if (first) (void)indexChunk((**first)[f.terms.front().chunk_start].hash, f.terms.front().xorb_hash);
     result = 1;

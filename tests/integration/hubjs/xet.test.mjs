@@ -108,6 +108,15 @@ test("the CAS refuses Hub tokens and forged CAS tokens", TIMEOUT, async () => {
   const { accessToken, casUrl } = await tokenRes.json();
   const ok = await fetch(url, { headers: { Authorization: `Bearer ${accessToken}` } });
   assert.equal(ok.status, 200);
+  // The signed xorb URLs of a reconstruction serve their ranges; repeated or overlapping ranges
+  // (which could make the server build huge bodies) are refused.
+  const plan = await (await fetch(url.replace("/v1/", "/v2/"), { headers: { Authorization: `Bearer ${accessToken}` } })).json();
+  const [entry] = Object.values(plan.xorbs)[0];
+  const { start, end } = entry.ranges[0].bytes;
+  const one = await fetch(entry.url, { headers: { Range: `bytes=${start}-${end}` } });
+  assert.equal(one.status, 206);
+  const twice = await fetch(entry.url, { headers: { Range: `bytes=${start}-${end},${start}-${end}` } });
+  assert.equal(twice.status, 400);
   // A read token cannot upload.
   const post = await fetch(`${casUrl}/v1/shards`, {
     method: "POST",

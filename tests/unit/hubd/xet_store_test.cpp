@@ -258,6 +258,52 @@ TEST_F(XetStoreTest, BadShardsAreRejectedAndRegisterNothing) {
   EXPECT_FALSE(objects_->size(common::sha256Hex(data)));
 }
 
+TEST_F(XetStoreTest, AnEmptyFileRegistersWithoutTerms) {
+  xet::Shard shard;
+  xet::ShardFile empty;  // zero hash, no terms
+  empty.sha256 = MerkleHash::fromHex(common::sha256Hex(""));
+  shard.files.push_back(empty);
+  auto result = xet_->registerShard(xet::serializeShard(shard, false), kRepo);
+  ASSERT_TRUE(result) << result.error().message;
+  auto file = xet_->file(MerkleHash{});
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->size, 0u);
+  EXPECT_EQ(objects_->size(common::sha256Hex("")), 0u);
+}
+
+TEST_F(XetStoreTest, AFileDeclaredHugeIsRefusedBeforeAnyWork) {
+  xet::Shard shard;
+  xet::ShardFile huge;
+  huge.file_hash.bytes[0] = 1;
+  huge.sha256 = MerkleHash::fromHex(common::sha256Hex("x"));
+  MerkleHash xorb;
+  xorb.bytes[1] = 2;
+  for (int i = 0; i < 600; ++i) {  // 600 terms of 8192 chunks: 4.9M chunks
+    huge.terms.push_back({xorb, 1, 0, 8192});
+    huge.verification.push_back(MerkleHash{});
+  }
+  shard.files.push_back(huge);
+  auto result = xet_->registerShard(xet::serializeShard(shard, false), kRepo);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().status, 400);
+  EXPECT_NE(result.error().message.find("larger than this server accepts"), std::string::npos)
+      << result.error().message;
+
+  // Many files of plausible size that add up to too much for one shard.
+  xet::Shard many;
+  for (int f = 0; f < 3; ++f) {
+    xet::ShardFile big = huge;
+    big.file_hash.bytes[2] = static_cast<std::uint8_t>(f);
+    big.terms.assign(100, {xorb, 1u << 30, 0, 8192});
+    big.verification.assign(100, MerkleHash{});
+    many.files.push_back(big);
+  }
+  result = xet_->registerShard(xet::serializeShard(many, false), kRepo);
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("shard registers more than"), std::string::npos)
+      << result.error().message;
+}
+
 TEST_F(XetStoreTest, DedupQueryFindsAFilesFirstChunkUnderAKeyedHash) {
   const std::string data = sampleBytes(1u << 20, 6);
   auto blob = objects_->put(data);
