@@ -37,7 +37,7 @@ curl -sS --max-time 10 -o /dev/null "${AUTH[@]}" -H "Content-Type: application/j
   -d '{"name":"ckpt","organization":"alice","type":"model"}' "$HUBD_URL/api/repos/create" ||
   abort "create repo" "failed"
 tree_field() {  # tree_field REV PATH FIELD
-  api_json "api/models/alice/ckpt/paths-info/$1" "[e.get('$3') for e in d][0]" "${AUTH[@]}" -d "paths=$2"
+  api_json "api/models/alice/ckpt/paths-info/$1" "([e.get('$3') for e in d] + [None])[0] or ''" "${AUTH[@]}" -d "paths=$2"
 }
 commits() { api_json "api/models/alice/ckpt/commits/main" 'len(d)' "${AUTH[@]}"; }
 flush_view() {  # fsync returns once the pending changes are committed
@@ -119,21 +119,26 @@ expect "the mount reads it byte-exact" "$(sha256sum <"$MNT/models/alice/ckpt@$V3
 # A fresh file, uploaded through the mount, whose chunks are raw (random bytes): the mount knows
 # every chunk's hash from the upload. The server's copy of one chunk is then damaged.
 head -c $((8 << 20)) /dev/urandom >"$W/victim.bin"
+printf '\0' | dd of="$W/victim.bin" conv=notrunc status=none  # binary, so LFS, so Xet
 cp "$W/victim.bin" "$V/victim.bin" && flush_view "$V/victim.bin" || nok "victim upload" "failed"
 V4=$(api_json "api/models/alice/ckpt/revision/main" 'd["sha"]' "${AUTH[@]}")
+[ -n "$(tree_field "$V4" victim.bin xetHash)" ] || abort "victim upload" "victim.bin is not in Xet"
 victim_xorb=$(python3 - "$ROOT" "$(tree_field "$V4" victim.bin xetHash)" <<'EOF'
-import glob, os, sys
+import os, sys
 root, file_hash = sys.argv[1], sys.argv[2]
-# The newest xorb written (the victim's own), damaged in its middle.
-xorbs = [p for p in glob.glob(f"{root}/xet/xorbs/*/*") if not p.endswith(".idx")]
-newest = max(xorbs, key=os.path.getmtime)
-size = os.path.getsize(newest)
-with open(newest, "r+b") as f:
+# The file's record is a one-file shard: 48-byte header, 48-byte file header, then its terms,
+# each starting with the raw xorb hash. Its text form prints each 8-byte group reversed.
+record = open(f"{root}/xet/files/{file_hash[:2]}/{file_hash}", "rb").read()
+raw = record[96:128]
+xorb = "".join(raw[i:i + 8][::-1].hex() for i in range(0, 32, 8))
+path = f"{root}/xet/xorbs/{xorb[:2]}/{xorb}"
+size = os.path.getsize(path)
+with open(path, "r+b") as f:  # damaged in its middle, inside a raw chunk's bytes
     f.seek(size // 2)
     b = f.read(1)
     f.seek(size // 2)
     f.write(bytes([b[0] ^ 0xFF]))
-print(os.path.basename(newest))
+print(xorb)
 EOF
 )
 note "damaged xorb $victim_xorb"
