@@ -36,50 +36,44 @@ rm -rf "$tmp/src"
 hubd_start
 
 
-SA="a. cold sequential read"
-for run in $(seq 1 "$RUNS"); do
-  for kind in xet lfs; do
-    mnt="$tmp/mnt-$kind"
-    rm -rf "$tmp/cache-$kind"
-    hfm_mount "$mnt" "$tmp/cache-$kind" "models/bench/$kind"
-    drop_caches
-    before="$(stats)"
-    gbps="$(dd_gbps "$mnt/big.bin")"
-    after="$(stats)"
-    subject=$([[ $kind == xet ]] && echo hf-mount || echo "hf-mount, LFS")
-    record "$SA" "$subject" read GB/s "$gbps"
-    cls=$([[ $kind == xet ]] && echo cas || echo cdn)
-    fetched="$(calc "($(stat_of "$after" bytes_sent "$cls") - $(stat_of "$before" bytes_sent "$cls")) / 1e6")"
-    record "$SA" "$subject" fetched MB "$fetched"
-    hfm_unmount "$mnt" "$MPID"
-    log "run $run $kind: $gbps GB/s, $fetched MB from $cls"
-  done
-done
-target "{\"kind\":\"ref\",\"scenario\":\"$SA\",\"metric\":\"read\",\"refs\":[\"hf-mount, LFS\"]}"
-note "a: the same ${SIZE_MB} MiB of random bytes; Xet reads go through reconstruction and xorb ranges from the CAS, LFS reads through the CDN"
+# cold_run SCENARIO KIND METRIC UNIT COMMAND...: mounts models/bench/KIND at $tmp/mnt-KIND on
+# an empty cache with the page cache dropped, runs COMMAND (which prints the METRIC value), and
+# records that value and the MB the server sent for it (class cas for Xet, cdn for LFS).
+cold_run() {
+  local scen=$1 kind=$2 metric=$3 unit=$4 mnt="$tmp/mnt-$2" subject cls before after value fetched
+  shift 4
+  subject=$([[ $kind == xet ]] && echo hf-mount || echo "hf-mount, LFS")
+  cls=$([[ $kind == xet ]] && echo cas || echo cdn)
+  rm -rf "$tmp/cache-$kind"
+  hfm_mount "$mnt" "$tmp/cache-$kind" "models/bench/$kind"
+  drop_caches
+  before="$(stats)"
+  value="$("$@")"
+  after="$(stats)"
+  record "$scen" "$subject" "$metric" "$unit" "$value"
+  fetched="$(calc "($(stat_of "$after" bytes_sent "$cls") - $(stat_of "$before" bytes_sent "$cls")) / 1e6")"
+  record "$scen" "$subject" fetched MB "$fetched"
+  hfm_unmount "$mnt" "$MPID"
+  log "$scen, $kind: $metric $value $unit, $fetched MB from $cls"
+}
+# pread_ops FILE SEED: ops/s of $PREADS random 4 KiB preads.
+pread_ops() { local o; read -r -a o <<<"$("${HELP[@]}" pread "$1" "$PREADS" "$2")"; calc "${o[0]} / ${o[1]}"; }
 
-# ---- b. random preads on a cold mount -------------------------------------------------------------
+SA="a. cold sequential read"
 SR="b. random 4K pread cold"
 for run in $(seq 1 "$RUNS"); do
   for kind in xet lfs; do
-    mnt="$tmp/mnt-$kind"
-    rm -rf "$tmp/cache-$kind"
-    hfm_mount "$mnt" "$tmp/cache-$kind" "models/bench/$kind"
-    drop_caches
-    before="$(stats)"
-    out="$("${HELP[@]}" pread "$mnt/big.bin" "$PREADS" $((2000 + run)))"
-    read -r -a o <<<"$out"
-    ops="$(calc "${o[0]} / ${o[1]}")"
-    after="$(stats)"
-    subject=$([[ $kind == xet ]] && echo hf-mount || echo "hf-mount, LFS")
-    cls=$([[ $kind == xet ]] && echo cas || echo cdn)
-    record "$SR" "$subject" preads ops/s "$ops"
-    fetched="$(calc "($(stat_of "$after" bytes_sent "$cls") - $(stat_of "$before" bytes_sent "$cls")) / 1e6")"
-    record "$SR" "$subject" fetched MB "$fetched"
-    hfm_unmount "$mnt" "$MPID"
+    cold_run "$SA" "$kind" read GB/s dd_gbps "$tmp/mnt-$kind/big.bin"
   done
 done
+for run in $(seq 1 "$RUNS"); do
+  for kind in xet lfs; do
+    cold_run "$SR" "$kind" preads ops/s pread_ops "$tmp/mnt-$kind/big.bin" $((2000 + run))
+  done
+done
+target "{\"kind\":\"ref\",\"scenario\":\"$SA\",\"metric\":\"read\",\"refs\":[\"hf-mount, LFS\"]}"
 target "{\"kind\":\"ref\",\"scenario\":\"$SR\",\"metric\":\"preads\",\"refs\":[\"hf-mount, LFS\"]}"
+note "a: the same ${SIZE_MB} MiB of random bytes; Xet reads go through reconstruction and xorb ranges from the CAS, LFS reads through the CDN"
 note "b: $PREADS preads of 4 KiB at random offsets, one process, one mount per run"
 
 # ---- c. chunking and hashing --------------------------------------------------------------------
