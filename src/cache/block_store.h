@@ -41,6 +41,13 @@ struct CacheStats {
 
 // Thread-safe: every method may be called from any thread concurrently. Errors are CacheError
 // values; no method throws.
+// One block for writeMany(); the views must outlive the call.
+struct BlockWrite {
+  std::string_view content_id;
+  std::uint64_t index = 0;
+  std::string_view data;
+};
+
 class BlockStore {
  public:
   virtual ~BlockStore() = default;
@@ -68,6 +75,17 @@ class BlockStore {
   // the caller then serves the data uncached.
   virtual CacheStatus write(std::string_view content_id, std::uint64_t index,
                             std::string_view data) = 0;
+
+  // Stores several blocks, as write() would each, in as few transactions as the store can:
+  // many small records cost one commit instead of one each. Returns the first failure.
+  virtual CacheStatus writeMany(std::span<const BlockWrite> writes) {
+    CacheStatus first;
+    for (const BlockWrite& w : writes) {
+      CacheStatus st = write(w.content_id, w.index, w.data);
+      if (!st && first) first = std::move(st);
+    }
+    return first;
+  }
 
   // Applies pending LRU touches and lazy deletions and syncs the environment to disk.
   virtual void flush() = 0;

@@ -41,7 +41,7 @@ constexpr std::size_t kTouchCapacity = 4096;
 constexpr std::size_t kSuspectCapacity = 1024;
 // One write transaction takes at most this much; LMDB keeps a transaction's dirty pages in
 // anonymous memory until commit.
-constexpr std::size_t kMaxBatchWrites = 64;
+constexpr std::size_t kMaxBatchWrites = 512;
 constexpr std::uint64_t kMaxBatchBytes = 16 * kMiB;
 // Checksum mismatches logged one by one; after that only every kLogEveryCorrupt-th.
 constexpr std::uint64_t kLogFirstCorrupt = 20;
@@ -907,26 +907,41 @@ bool LmdbBlockStore::warm(std::string_view content_id, std::uint64_t index) cons
 
 CacheStatus LmdbBlockStore::write(std::string_view content_id, std::uint64_t index,
                                   std::string_view data) {
+  const BlockWrite one{content_id, index, data};
+  return writeMany(std::span<const BlockWrite>(&one, 1));
+}
+
+CacheStatus LmdbBlockStore::writeMany(std::span<const BlockWrite> writes) {
   Impl& s = *impl_;
-  PendingWrite req;
-  if (!detail::makeBlockKey(content_id, index, req.key)) {
-    s.failed_writes.fetch_add(1, std::memory_order_relaxed);
-    return makeCacheError(CacheErrorKind::kIo, "invalid argument: content id must be 1 to " +
-                                                   std::to_string(kMaxContentIdBytes) + " bytes");
+  std::vector<PendingWrite> reqs(writes.size());
+  std::vector<PendingWrite*> queued;
+  queued.reserve(writes.size());
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    const BlockWrite& w = writes[i];
+    PendingWrite& req = reqs[i];
+    if (!detail::makeBlockKey(w.content_id, w.index, req.key)) {
+      req.result = makeCacheError(CacheErrorKind::kIo, "invalid argument: content id must be 1 to " +
+                                                           std::to_string(kMaxContentIdBytes) +
+                                                           " bytes");
+    } else if (w.data.size() > s.block_size) {
+      req.result = makeCacheError(CacheErrorKind::kIo,
+                                  "invalid argument: " + std::to_string(w.data.size()) +
+                                      " bytes exceed the block size " +
+                                      std::to_string(s.block_size));
+    } else {
+      // Checksums are computed here, in parallel across writers, not under the writer lock.
+      detail::encodeHeader(w.data, req.header);
+      req.data = w.data;
+      queued.push_back(&req);
+    }
   }
-  if (data.size() > s.block_size) {
-    s.failed_writes.fetch_add(1, std::memory_order_relaxed);
-    return makeCacheError(CacheErrorKind::kIo, "invalid argument: " + std::to_string(data.size()) +
-                                                   " bytes exceed the block size " +
-                                                   std::to_string(s.block_size));
-  }
-  // Checksums are computed here, in parallel across writers, not under the writer lock.
-  detail::encodeHeader(data, req.header);
-  req.data = data;
 
   std::unique_lock lock(s.queue_mu);
-  s.queue.push_back(&req);
-  while (!req.done) {
+  s.queue.insert(s.queue.end(), queued.begin(), queued.end());
+  auto all_done = [&queued] {
+    return std::all_of(queued.begin(), queued.end(), [](const PendingWrite* p) { return p->done; });
+  };
+  while (!all_done()) {
     if (s.leader_active) {
       s.queue_cv.wait(lock);
       continue;
@@ -951,12 +966,16 @@ CacheStatus LmdbBlockStore::write(std::string_view content_id, std::uint64_t ind
   }
   lock.unlock();
   s.rebuildIfNeeded();
-  if (req.result) {
-    s.writes.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    s.failed_writes.fetch_add(1, std::memory_order_relaxed);
+  CacheStatus first;
+  for (PendingWrite& req : reqs) {
+    if (req.result) {
+      s.writes.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      s.failed_writes.fetch_add(1, std::memory_order_relaxed);
+      if (first) first = std::move(req.result);
+    }
   }
-  return std::move(req.result);
+  return first;
 }
 
 void LmdbBlockStore::flush() {

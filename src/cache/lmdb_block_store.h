@@ -45,6 +45,7 @@ class LmdbBlockStore final : public BlockStore {
   bool warm(std::string_view content_id, std::uint64_t index) const override;
   CacheStatus write(std::string_view content_id, std::uint64_t index,
                     std::string_view data) override;
+  CacheStatus writeMany(std::span<const BlockWrite> writes) override;
   void flush() override;
   CacheStats stats() const override;
   CacheStatus prune(std::uint64_t to_bytes) override;

@@ -3,7 +3,8 @@
 
 #include <array>
 #include <cstring>
-#include <string>
+
+#include "xet/hashing.h"
 
 namespace hfm::fs {
 
@@ -13,17 +14,17 @@ using xet::MerkleHash;
 
 constexpr std::size_t kRecordBytes = MerkleHash::kSize + 4;
 
-std::string record(const MerkleHash& hash, std::uint32_t n) {
+std::string hashRecord(const MerkleHash& hash, std::uint32_t n) {
   std::string out(reinterpret_cast<const char*>(hash.bytes.data()), MerkleHash::kSize);
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
   return out;
 }
 
-std::optional<std::pair<MerkleHash, std::uint32_t>> readRecord(cache::BlockStore& cache,
-                                                               const MerkleHash& key,
-                                                               std::uint64_t index) {
+std::optional<std::pair<MerkleHash, std::uint32_t>> readHashRecord(cache::BlockStore& cache,
+                                                                   const std::string& key,
+                                                                   std::uint64_t index) {
   std::array<char, kRecordBytes> raw{};
-  auto got = cache.read(key.hex(), index, 0, raw);
+  auto got = cache.read(key, index, 0, raw);
   if (!got || *got != kRecordBytes) return std::nullopt;
   MerkleHash hash;
   std::memcpy(hash.bytes.data(), raw.data(), MerkleHash::kSize);
@@ -34,23 +35,85 @@ std::optional<std::pair<MerkleHash, std::uint32_t>> readRecord(cache::BlockStore
 
 }  // namespace
 
-std::optional<XetChunkId> chunkAt(cache::BlockStore& cache, const MerkleHash& xorb,
-                                  std::uint32_t index) {
-  auto r = readRecord(cache, xorb, 1 + std::uint64_t{index});
+XetChunkIndex::XetChunkIndex(cache::BlockStore* cache, const std::string& origin)
+    : cache_(cache),
+      origin_key_(xet::chunkHash(
+          {reinterpret_cast<const std::uint8_t*>(origin.data()), origin.size()})) {}
+
+std::string XetChunkIndex::originKey(const MerkleHash& hash) const {
+  return xet::keyedChunkHash(origin_key_, hash).hex();
+}
+
+std::optional<XetChunkId> XetChunkIndex::chunkAt(const MerkleHash& xorb,
+                                                 std::uint32_t index) const {
+  if (cache_ == nullptr) return std::nullopt;
+  auto r = readHashRecord(*cache_, originKey(xorb), 1 + std::uint64_t{index});
   if (!r) return std::nullopt;
   return XetChunkId{r->first, r->second};
 }
 
-std::optional<xet::ChunkLocation> findChunk(cache::BlockStore& cache, const MerkleHash& chunk) {
-  auto r = readRecord(cache, chunk, kXetLocationIndex);
+std::optional<xet::ChunkLocation> XetChunkIndex::findChunk(const MerkleHash& chunk) const {
+  if (cache_ == nullptr) return std::nullopt;
+  auto r = readHashRecord(*cache_, originKey(chunk), kXetLocationIndex);
   if (!r) return std::nullopt;
   return xet::ChunkLocation{r->first, r->second};
 }
 
-void recordChunk(cache::BlockStore& cache, const MerkleHash& xorb, std::uint32_t index,
-                 const XetChunkId& chunk) {
-  (void)cache.write(xorb.hex(), 1 + std::uint64_t{index}, record(chunk.hash, chunk.size));
-  (void)cache.write(chunk.hash.hex(), kXetLocationIndex, record(xorb, index));
+std::optional<XetChunkPlace> XetChunkIndex::placeOf(const MerkleHash& chunk) const {
+  if (cache_ == nullptr) return std::nullopt;
+  std::array<char, 8 + cache::kMaxContentIdBytes> raw{};
+  auto got = cache_->read(chunk.hex(), kXetPlaceIndex, 0, raw);
+  if (!got || *got <= 8) return std::nullopt;
+  XetChunkPlace place;
+  for (std::size_t i = 8; i-- > 0;) place.offset = (place.offset << 8) | static_cast<std::uint8_t>(raw[i]);
+  place.content_id.assign(raw.data() + 8, *got - 8);
+  return place;
+}
+
+std::optional<std::vector<std::uint8_t>> XetChunkIndex::readChunk(const XetChunkId& chunk) const {
+  auto place = placeOf(chunk.hash);
+  if (!place || chunk.size == 0 || chunk.size > xet::kMaxUncompressedChunkSize) return std::nullopt;
+  std::vector<std::uint8_t> bytes(chunk.size);
+  const std::uint64_t block = cache_->blockSize();
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const std::uint64_t at = place->offset + done;
+    const std::size_t n = static_cast<std::size_t>(
+        std::min<std::uint64_t>(bytes.size() - done, block - at % block));
+    auto got = cache_->read(place->content_id, at / block, at % block,
+                            {reinterpret_cast<char*>(bytes.data()) + done, n});
+    if (!got || *got != n) return std::nullopt;
+    done += n;
+  }
+  if (xet::chunkHash(bytes) != chunk.hash) return std::nullopt;
+  return bytes;
+}
+
+void XetChunkIndex::Batch::chunkAt(const MerkleHash& xorb, std::uint32_t index,
+                                   const XetChunkId& chunk) {
+  records_.push_back({index_.originKey(xorb), 1 + std::uint64_t{index},
+                      hashRecord(chunk.hash, chunk.size)});
+}
+
+void XetChunkIndex::Batch::location(const MerkleHash& chunk, const MerkleHash& xorb,
+                                    std::uint32_t index) {
+  records_.push_back({index_.originKey(chunk), kXetLocationIndex, hashRecord(xorb, index)});
+}
+
+void XetChunkIndex::Batch::place(const MerkleHash& chunk, const XetChunkPlace& place) {
+  std::string value(8, '\0');
+  for (std::size_t i = 0; i < 8; ++i) value[i] = static_cast<char>((place.offset >> (8 * i)) & 0xFF);
+  value += place.content_id;
+  records_.push_back({chunk.hex(), kXetPlaceIndex, std::move(value)});
+}
+
+void XetChunkIndex::Batch::commit() {
+  if (index_.cache_ == nullptr || records_.empty()) return;
+  std::vector<cache::BlockWrite> writes;
+  writes.reserve(records_.size());
+  for (const Record& r : records_) writes.push_back({r.key, r.index, r.value});
+  (void)index_.cache_->writeMany(writes);  // a record lost is only a lost shortcut
+  records_.clear();
 }
 
 }  // namespace hfm::fs

@@ -49,60 +49,47 @@ hub::HubResult<std::size_t> XetRangeSource::readRange(const FileRef& file, std::
   return readXet(file, offset, out, stop);
 }
 
-std::optional<XetRangeSource::Chunk> XetRangeSource::cached(const MerkleHash& xorb,
-                                                            std::uint32_t index) {
-  if (cache_ == nullptr) return std::nullopt;
-  auto known = chunkAt(*cache_, xorb, index);
-  if (!known || known->size > xet::kMaxUncompressedChunkSize) return std::nullopt;
-  Chunk chunk{known->hash, std::vector<std::uint8_t>(known->size)};
-  auto got = cache_->read(chunk.hash.hex(), 0, 0,
-                          {reinterpret_cast<char*>(chunk.bytes.data()), chunk.bytes.size()});
-  if (!got || *got != chunk.bytes.size()) return std::nullopt;
-  return chunk;
-}
-
-void XetRangeSource::remember(const MerkleHash& xorb, std::uint32_t index, const Chunk& chunk) {
-  if (cache_ == nullptr) return;
-  // The bytes first: an index entry without its chunk is only a miss, never a wrong answer.
-  if (cache_->write(chunk.hash.hex(), 0,
-                    {reinterpret_cast<const char*>(chunk.bytes.data()), chunk.bytes.size()})) {
-    recordChunk(*cache_, xorb, index,
-                XetChunkId{chunk.hash, static_cast<std::uint32_t>(chunk.bytes.size())});
-  }
-}
-
 hub::HubResult<void> XetRangeSource::fetchInto(const std::string& xorb,
                                                const hub::XetFetch& fetch, ChunkMap& chunks,
+                                               const KnownMap& known,
+                                               XetChunkIndex::Batch& learned,
                                                const std::stop_token& stop) {
   auto xorb_hash = MerkleHash::fromHex(xorb);
   if (!xorb_hash) return corrupt("reconstruction names a malformed xorb hash");
-  auto parts = hub_->xetFetch(fetch, stop);
-  if (!parts) return common::Unexpected<hub::HubError>(parts.error());
-  std::vector<std::uint8_t> decoded;
+  auto fetched = hub_->xetFetch(fetch, stop);
+  if (!fetched) return common::Unexpected<hub::HubError>(fetched.error());
+  const std::vector<std::string>& parts = chunks.bodies.emplace_back(std::move(*fetched));
   for (std::size_t r = 0; r < fetch.ranges.size(); ++r) {
+    if (stop.stop_requested()) return hub::hubError(HubErrorKind::kCanceled, "read canceled");
     const hub::XetRange& range = fetch.ranges[r];
-    const std::string& part = (*parts)[r];
+    const std::string& part = parts[r];
     xorb_bytes_fetched_ += part.size();
     xet::ChunkReader reader(asBytes(part));
     for (std::uint32_t index = range.chunk_start; index < range.chunk_end; ++index) {
-      auto more = reader.next(decoded);
+      std::vector<std::uint8_t> decoded;
+      auto more = reader.nextView(decoded);
       if (!more || !*more) {
         return corrupt("xorb " + xorb + " chunk " + std::to_string(index) + " does not decode" +
                        (more ? std::string() : ": " + more.error().message));
       }
-      Chunk chunk{xet::chunkHash(decoded), std::move(decoded)};
-      decoded = {};
-      auto known = cache_ != nullptr ? chunkAt(*cache_, *xorb_hash, index) : std::nullopt;
-      if (known && (known->hash != chunk.hash || known->size != chunk.bytes.size())) {
+      Chunk chunk{xet::chunkHash(**more), **more, std::move(decoded), true};
+      std::string key = chunkKey(xorb, index);
+      auto was = known.find(key);
+      if (was != known.end() &&
+          (was->second.hash != chunk.hash || was->second.size != chunk.bytes.size())) {
         ++hash_mismatches_;
         spdlog::error("xet: chunk {} of xorb {} hashes to {}, expected {}", index, xorb,
-                      chunk.hash.hex(), known->hash.hex());
+                      chunk.hash.hex(), was->second.hash.hex());
         return corrupt("xorb " + xorb + " chunk " + std::to_string(index) +
                        " does not match its hash");
       }
       ++chunks_fetched_;
-      remember(*xorb_hash, index, chunk);
-      chunks.insert_or_assign(chunkKey(xorb, index), std::move(chunk));
+      if (was == known.end()) {
+        const XetChunkId id{chunk.hash, static_cast<std::uint32_t>(chunk.bytes.size())};
+        learned.chunkAt(*xorb_hash, index, id);
+        learned.location(chunk.hash, *xorb_hash, index);
+      }
+      chunks.by_key.insert_or_assign(std::move(key), std::move(chunk));
     }
     if (reader.offset() != part.size()) {
       return corrupt("xorb " + xorb + " range holds more than its chunks");
@@ -112,33 +99,73 @@ hub::HubResult<void> XetRangeSource::fetchInto(const std::string& xorb,
 }
 
 hub::HubResult<void> XetRangeSource::gather(const hub::XetReconstruction& plan, ChunkMap& chunks,
+                                            XetChunkIndex::Batch& learned,
                                             const std::stop_token& stop) {
+  KnownMap known;
+  std::uint64_t unpacked = 0;
   for (const hub::XetTerm& term : plan.terms) {
+    unpacked += term.unpacked_length;
     auto xorb = MerkleHash::fromHex(term.xorb_hash);
     if (!xorb) return corrupt("reconstruction names a malformed xorb hash");
     for (std::uint32_t index = term.chunk_start; index < term.chunk_end; ++index) {
       std::string key = chunkKey(term.xorb_hash, index);
-      if (chunks.count(key) != 0) continue;
-      if (auto hit = cached(*xorb, index)) {
+      if (chunks.by_key.count(key) != 0 || known.count(key) != 0) continue;
+      auto id = index_.chunkAt(*xorb, index);
+      if (!id) continue;
+      if (auto bytes = index_.readChunk(*id)) {
         ++chunks_from_cache_;
-        chunks.emplace(std::move(key), std::move(*hit));
+        Chunk chunk{id->hash, {}, std::move(*bytes), false};
+        chunk.bytes = chunk.owned;
+        chunks.by_key.emplace(std::move(key), std::move(chunk));
+      } else {
+        known.emplace(std::move(key), *id);
       }
     }
   }
+  // What the plan asks to download, bounded by what it promises to decode: a hostile plan could
+  // otherwise make one small read fetch and decode gigabytes.
+  std::uint64_t to_fetch = 0;
+  std::vector<std::pair<const std::string*, const hub::XetFetch*>> needed;
   for (const auto& [xorb, fetches] : plan.fetches) {
     for (const hub::XetFetch& fetch : fetches) {
-      bool needed = false;
+      bool missing = false;
       for (const hub::XetRange& r : fetch.ranges) {
-        for (std::uint32_t i = r.chunk_start; i < r.chunk_end && !needed; ++i) {
-          needed = chunks.count(chunkKey(xorb, i)) == 0;
+        for (std::uint32_t i = r.chunk_start; i < r.chunk_end && !missing; ++i) {
+          missing = chunks.by_key.count(chunkKey(xorb, i)) == 0;
         }
       }
-      if (needed) {
-        if (auto st = fetchInto(xorb, fetch, chunks, stop); !st) return st;
-      }
+      if (!missing) continue;
+      for (const hub::XetRange& r : fetch.ranges) to_fetch += r.byte_last - r.byte_first + 1;
+      needed.emplace_back(&xorb, &fetch);
     }
   }
+  if (to_fetch > kFetchSlack * unpacked + kFetchAllowance) {
+    return corrupt("reconstruction asks to fetch " + std::to_string(to_fetch) + " bytes for " +
+                   std::to_string(unpacked) + " bytes of file");
+  }
+  for (const auto& [xorb, fetch] : needed) {
+    if (auto st = fetchInto(*xorb, *fetch, chunks, known, learned, stop); !st) return st;
+  }
   return {};
+}
+
+void XetRangeSource::placeChunks(const FileRef& file, const hub::XetReconstruction& plan,
+                                 const ChunkMap& chunks, std::uint64_t offset, std::uint64_t end,
+                                 XetChunkIndex::Batch& learned) {
+  std::uint64_t at = offset - plan.offset_into_first_range;
+  for (const hub::XetTerm& term : plan.terms) {
+    for (std::uint32_t index = term.chunk_start; index < term.chunk_end; ++index) {
+      const Chunk& chunk = chunks.by_key.at(chunkKey(term.xorb_hash, index));
+      const std::uint64_t size = chunk.bytes.size();
+      // A chunk across the edge of the range lies partly in blocks another fetch caches; its
+      // place is recorded only when it has none, so a place known whole is kept.
+      if (chunk.fetched && size > 0 &&
+          ((at >= offset && at + size <= end) || !index_.placeOf(chunk.hash))) {
+        learned.place(chunk.hash, {file.content_id, at});
+      }
+      at += size;
+    }
+  }
 }
 
 hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::uint64_t offset,
@@ -148,14 +175,26 @@ hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::ui
   const std::uint64_t want = std::min<std::uint64_t>(out.size(), file.size - offset);
   const std::uint64_t last = offset + want - 1;
   ChunkMap chunks;
+  XetChunkIndex::Batch learned(index_);
   hub::HubResult<hub::XetReconstruction> plan = hub::hubError(HubErrorKind::kBadResponse, "");
   for (int attempt = 0; attempt < 2; ++attempt) {
     ++reconstructions_;
     plan = hub_->xetReconstruction(file.repo, file.commit, file.xet_hash, offset, last, stop);
     if (!plan) return common::Unexpected<hub::HubError>(plan.error());
-    auto st = gather(*plan, chunks, stop);
+    if (plan->offset_into_first_range > std::min<std::uint64_t>(offset, xet::kMaxUncompressedChunkSize)) {
+      return corrupt("reconstruction of " + file.path + " starts " +
+                     std::to_string(plan->offset_into_first_range) + " bytes before the range");
+    }
+    std::uint64_t unpacked = 0;
+    for (const hub::XetTerm& term : plan->terms) unpacked += term.unpacked_length;
+    if (unpacked > plan->offset_into_first_range + want + xet::kMaxUncompressedChunkSize) {
+      return corrupt("reconstruction of " + std::to_string(want) + " bytes of " + file.path +
+                     " spans " + std::to_string(unpacked) + " bytes");
+    }
+    auto st = gather(*plan, chunks, learned, stop);
     if (st) break;
     if (!urlExpired(st.error()) || attempt == 1) {
+      learned.commit();  // what was checked stays known
       return common::Unexpected<hub::HubError>(st.error());
     }
   }
@@ -165,8 +204,8 @@ hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::ui
   for (const hub::XetTerm& term : plan->terms) {
     std::uint64_t term_bytes = 0;
     for (std::uint32_t index = term.chunk_start; index < term.chunk_end; ++index) {
-      auto it = chunks.find(chunkKey(term.xorb_hash, index));
-      if (it == chunks.end()) {
+      auto it = chunks.by_key.find(chunkKey(term.xorb_hash, index));
+      if (it == chunks.by_key.end()) {
         return corrupt("reconstruction lists no fetch for chunk " + std::to_string(index) +
                        " of xorb " + term.xorb_hash);
       }
@@ -180,15 +219,19 @@ hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::ui
       written += n;
     }
     if (term_bytes != term.unpacked_length) {
+      learned.commit();
       return corrupt("a term of xorb " + term.xorb_hash + " decodes to " +
                      std::to_string(term_bytes) + " bytes, not " +
                      std::to_string(term.unpacked_length));
     }
   }
   if (written != want) {
+    learned.commit();
     return corrupt("reconstruction of " + file.path + " covers " + std::to_string(written) +
                    " of " + std::to_string(want) + " bytes");
   }
+  placeChunks(file, *plan, chunks, offset, offset + want, learned);
+  learned.commit();
   return written;
 }
 

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// Reads Xet-backed files natively: a range is planned with the CAS reconstruction API, only the
-// chunks the cache lacks are fetched (xorb byte ranges), decoded and hashed, and every chunk is
-// kept in the block cache under its own hash, so a chunk shared by files, revisions or repos is
-// fetched once. Files without a Xet hash go to the plain source.
+// Reads Xet-backed files natively: a range is planned with the CAS reconstruction API (the CAS
+// signs exactly the xorb ranges it lists, so each engine fetch asks for its own plan), only the
+// chunks this machine cannot find are fetched (xorb byte ranges), decoded and hashed, and the
+// chunks' places are recorded, so a chunk shared by files, revisions or repos is fetched once.
+// Files without a Xet hash go to the plain source.
 //
-// Chunks and what is known of them live in the block cache (fs/xet_chunk_index.h). A fetched chunk
-// must hash to what an earlier read or this machine's own upload recorded for that xorb index; a
-// mismatch (the server's copy is damaged) or a chunk that does not decode fails the read, and no
-// byte of it is returned.
+// A chunk's bytes are kept once, in the blocks the read engine caches for the file being read;
+// fs/xet_chunk_index.h records where. A fetched chunk must hash to what an earlier read or this
+// machine's own upload recorded for that xorb index; a mismatch (the server's copy is damaged) or
+// a chunk that does not decode fails the read, and no byte of it is returned. A plan that would
+// decode far more than the range asked for is refused.
 
 #include <atomic>
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "cache/block_store.h"
+#include "fs/xet_chunk_index.h"
 #include "fs/read_engine.h"
 #include "hub/hub_client.h"
 #include "xet/merkle_hash.h"
@@ -39,7 +42,7 @@ struct XetReadStats {
 class XetRangeSource final : public RangeSource {
  public:
   XetRangeSource(hub::HubClient* hub, RangeSource* plain, cache::BlockStore* cache)
-      : hub_(hub), plain_(plain), cache_(cache) {}
+      : hub_(hub), plain_(plain), index_(cache, hub->options().endpoint) {}
 
   hub::HubResult<std::size_t> readRange(const FileRef& file, std::uint64_t offset,
                                         std::span<char> out, const std::stop_token& stop) override;
@@ -48,23 +51,38 @@ class XetRangeSource final : public RangeSource {
  private:
   struct Chunk {
     xet::MerkleHash hash;
-    std::vector<std::uint8_t> bytes;
+    std::span<const std::uint8_t> bytes;  // in `owned`, or in a fetched body of the ChunkMap
+    std::vector<std::uint8_t> owned;
+    bool fetched = false;  // else found in the cache, already placed
   };
-  using ChunkMap = std::unordered_map<std::string, Chunk>;  // "<xorb>/<index>" -> chunk
+  struct ChunkMap {
+    std::unordered_map<std::string, Chunk> by_key;  // "<xorb>/<index>" -> chunk
+    std::vector<std::vector<std::string>> bodies;   // fetched xorb ranges, which chunks view
+  };
+  using KnownMap = std::unordered_map<std::string, XetChunkId>;  // hashes known, bytes not
+  // A plan may fetch at most this multiple of the bytes it decodes to, plus the allowance
+  // (chunk headers, ranges merged across small terms).
+  static constexpr std::uint64_t kFetchSlack = 4;
+  static constexpr std::uint64_t kFetchAllowance = 8u << 20;
 
   hub::HubResult<std::size_t> readXet(const FileRef& file, std::uint64_t offset,
                                       std::span<char> out, const std::stop_token& stop);
-  // Fills `chunks` with every chunk the plan needs: from the cache, else fetched.
+  // Fills `chunks` with every chunk the plan needs: found here, else fetched; what was learned
+  // of fetched chunks goes into `learned`.
   hub::HubResult<void> gather(const hub::XetReconstruction& plan, ChunkMap& chunks,
-                              const std::stop_token& stop);
+                              XetChunkIndex::Batch& learned, const std::stop_token& stop);
   hub::HubResult<void> fetchInto(const std::string& xorb, const hub::XetFetch& fetch,
-                                 ChunkMap& chunks, const std::stop_token& stop);
-  std::optional<Chunk> cached(const xet::MerkleHash& xorb, std::uint32_t index);
-  void remember(const xet::MerkleHash& xorb, std::uint32_t index, const Chunk& chunk);
+                                 ChunkMap& chunks, const KnownMap& known,
+                                 XetChunkIndex::Batch& learned,
+                                 const std::stop_token& stop);
+  // Records where the chunks of `plan` lie in the blocks the engine caches for [offset, end).
+  void placeChunks(const FileRef& file, const hub::XetReconstruction& plan,
+                   const ChunkMap& chunks, std::uint64_t offset, std::uint64_t end,
+                   XetChunkIndex::Batch& learned);
 
   hub::HubClient* hub_;
   RangeSource* plain_;
-  cache::BlockStore* cache_;
+  XetChunkIndex index_;
   std::atomic<std::uint64_t> chunks_from_cache_{0};
   std::atomic<std::uint64_t> chunks_fetched_{0};
   std::atomic<std::uint64_t> xorb_bytes_fetched_{0};

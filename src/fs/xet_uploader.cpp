@@ -115,8 +115,8 @@ hub::HubResult<void> XetUploader::uploadXet(const hub::XetWriteAccess& access,
     // The first chunk is asked about even when known here: its answer lists the xorb the rest
     // of an edited file most likely lives in, which this machine may have seen only in part.
     if (n == 0) query(chunk, n);
-    if (use_local && cache_ != nullptr) {
-      if (auto local = findChunk(*cache_, chunk)) {
+    if (use_local) {
+      if (auto local = index_.findChunk(chunk)) {
         ++chunks_known_locally_;
         return local;
       }
@@ -135,6 +135,7 @@ hub::HubResult<void> XetUploader::uploadXet(const hub::XetWriteAccess& access,
   };
 
   xet::FilePacker packer(locate);
+  XetChunkIndex::Batch learned(index_);
   xet::Shard shard;
   std::optional<hub::HubError> failure;
   auto send = [&](std::optional<xet::SealedXorb> sealed) {
@@ -151,8 +152,10 @@ hub::HubResult<void> XetUploader::uploadXet(const hub::XetWriteAccess& access,
       const xet::XorbChunk& c = sealed->chunks[i];
       entry.chunks.push_back({c.hash, c.uncompressed_offset, c.uncompressed_size, 0});
       entry.uncompressed_bytes += c.uncompressed_size;
-      if (cache_ != nullptr) recordChunk(*cache_, sealed->hash, i, {c.hash, c.uncompressed_size});
+      learned.chunkAt(sealed->hash, i, {c.hash, c.uncompressed_size});
+      learned.location(c.hash, sealed->hash, i);
     }
+    learned.commit();
     shard.xorbs.push_back(std::move(entry));
     return true;
   };

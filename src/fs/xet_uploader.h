@@ -17,6 +17,7 @@
 
 #include "cache/block_store.h"
 #include "common/repo_id.h"
+#include "fs/xet_chunk_index.h"
 #include "hub/hub_client.h"
 #include "xet/file_packer.h"
 
@@ -35,7 +36,8 @@ struct XetUploadStats {
 // Thread-safe: every upload keeps its state on its own stack; counters are atomics.
 class XetUploader {
  public:
-  XetUploader(hub::HubClient* hub, cache::BlockStore* cache) : hub_(hub), cache_(cache) {}
+  XetUploader(hub::HubClient* hub, cache::BlockStore* cache)
+      : hub_(hub), index_(cache, hub->options().endpoint) {}
 
   hub::HubResult<void> upload(const common::RepoId& repo, const std::string& revision,
                               const std::string& sha256, std::uint64_t size,
@@ -47,7 +49,7 @@ class XetUploader {
                                  const std::filesystem::path& path, bool use_local);
 
   hub::HubClient* hub_;
-  cache::BlockStore* cache_;
+  XetChunkIndex index_;
   std::atomic<std::uint64_t> files_{0};
   std::atomic<std::uint64_t> chunks_{0};
   std::atomic<std::uint64_t> chunks_known_locally_{0};

@@ -173,6 +173,7 @@ class XorbHandler final : public detail::CheckingHandler {
         return fail("Content-Length " + std::to_string(*length) + " disagrees with Content-Range");
       }
       mode_ = Mode::kSingle;
+      body_.reserve(static_cast<std::size_t>(data_bytes_));
       return true;
     }
     if (status == 206) {
@@ -186,6 +187,7 @@ class XorbHandler final : public detail::CheckingHandler {
                     std::to_string(data_bytes_) + " bytes of ranges");
       }
       mode_ = Mode::kMultipart;
+      body_.reserve(static_cast<std::size_t>(length ? *length : data_bytes_));
       return true;
     }
     if (status == 200 && ranges_.size() == 1 && front.byte_first == 0) {
@@ -195,6 +197,7 @@ class XorbHandler final : public detail::CheckingHandler {
                     std::to_string(data_bytes_));
       }
       mode_ = Mode::kPrefix;
+      body_.reserve(static_cast<std::size_t>(data_bytes_));
       return true;
     }
     return fail("unexpected status " + std::to_string(status) + " for a xorb fetch of " +

@@ -234,9 +234,18 @@ std::size_t appendChunk(std::vector<std::uint8_t>& out, std::span<const std::uin
 }
 
 common::Result<bool> ChunkReader::next(std::vector<std::uint8_t>& out) {
-  out.clear();
+  auto view = nextView(out);
+  if (!view) return makeError(view.error().kind, view.error().message);
+  if (!*view) return false;
+  if ((*view)->data() != out.data()) out.assign((*view)->begin(), (*view)->end());
+  return true;
+}
+
+common::Result<std::optional<std::span<const std::uint8_t>>> ChunkReader::nextView(
+    std::vector<std::uint8_t>& scratch) {
+  scratch.clear();
   if (offset_ == data_.size()) {
-    return false;
+    return std::optional<std::span<const std::uint8_t>>();
   }
   auto rest = data_.subspan(offset_);
   auto header = parseChunkHeader(rest);
@@ -248,14 +257,22 @@ common::Result<bool> ChunkReader::next(std::vector<std::uint8_t>& out) {
     return makeError(ErrorKind::kCorrupt,
                      "xorb chunk: truncated payload at offset " + std::to_string(offset_));
   }
-  auto status =
-      decodeChunkPayload(*header, rest.subspan(kChunkHeaderSize, header->compressed_size), out);
-  if (!status) {
-    return makeError(status.error().kind,
-                     status.error().message + " at offset " + std::to_string(offset_));
+  auto payload = rest.subspan(kChunkHeaderSize, header->compressed_size);
+  std::span<const std::uint8_t> view;
+  if (header->scheme == CompressionScheme::kNone &&
+      header->compressed_size == header->uncompressed_size &&
+      header->uncompressed_size <= kMaxUncompressedChunkSize) {
+    view = payload;
+  } else {
+    auto status = decodeChunkPayload(*header, payload, scratch);
+    if (!status) {
+      return makeError(status.error().kind,
+                       status.error().message + " at offset " + std::to_string(offset_));
+    }
+    view = scratch;
   }
   offset_ += kChunkHeaderSize + header->compressed_size;
-  return true;
+  return std::optional<std::span<const std::uint8_t>>(view);
 }
 
 bool XorbBuilder::fits(std::size_t chunk_size) const {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -62,6 +63,10 @@ class ChunkReader {
   // kCorrupt for a bad header, a truncated payload, or a payload that does not decode to the
   // header's size.
   common::Result<bool> next(std::vector<std::uint8_t>& out);
+  // As next(), without copying a chunk stored raw: the view is then into `data`, else into
+  // `scratch` (replaced). An empty optional at the end of the data.
+  common::Result<std::optional<std::span<const std::uint8_t>>> nextView(
+      std::vector<std::uint8_t>& scratch);
   // Serialized bytes consumed so far.
   std::size_t offset() const { return offset_; }
 

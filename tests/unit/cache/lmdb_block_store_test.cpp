@@ -155,6 +155,34 @@ TEST_F(LmdbBlockStoreTest, RejectsInvalidArguments) {
   EXPECT_EQ(store->stats().failed_writes, 3u);
 }
 
+TEST_F(LmdbBlockStoreTest, WriteManyStoresEveryBlockAndFailsOnlyTheBadOnes) {
+  auto store = open(options());
+  ASSERT_NE(store, nullptr);
+  // Many small records, more than one transaction takes, one of them invalid.
+  std::vector<std::string> ids;
+  std::vector<std::string> values;
+  for (int i = 0; i < 1200; ++i) {
+    ids.push_back(contentId(i));
+    values.push_back(blockData(i, 7, 36));
+  }
+  std::vector<BlockWrite> writes;
+  for (std::size_t i = 0; i < ids.size(); ++i) writes.push_back({ids[i], 7, values[i]});
+  const std::string too_big(kBlock + 1, 'x');
+  writes.insert(writes.begin() + 600, BlockWrite{contentId(99999), 0, too_big});
+  const std::uint64_t writes_before = store->stats().writes;
+
+  auto st = store->writeMany(writes);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("exceed the block size"), std::string::npos);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(readAll(*store, ids[i], 7, 36), values[i]) << i;
+  }
+  EXPECT_FALSE(store->contains(contentId(99999), 0));
+  EXPECT_EQ(store->stats().writes - writes_before, ids.size());
+  EXPECT_EQ(store->stats().failed_writes, 1u);
+  EXPECT_TRUE(store->writeMany({}));
+}
+
 TEST_F(LmdbBlockStoreTest, ChecksumMismatchIsAMissAndIsRepairedByTheNextWrite) {
   std::string data = blockData(4, 0);
   {
