@@ -39,7 +39,7 @@ Filesystem::Filesystem(hub::HubClient* hub, cache::MetadataStore* metadata,
     : hub_(hub),
       metadata_(metadata),
       blocks_(blocks),
-      uploader_(hub, blocks),
+      uploader_(hub, blocks, options.xet_xorb_bytes),
       engine_(engine),
       options_(std::move(options)),
       mount_time_(std::chrono::system_clock::now()) {

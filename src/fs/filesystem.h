@@ -52,6 +52,7 @@ struct FsOptions {
   std::string write_dir;        // journals and staging files live below it
   std::chrono::milliseconds commit_delay{5000};  // quiet time before pending changes commit
   std::string commit_message;   // default summary; empty: one naming the number of files
+  std::size_t xet_xorb_bytes = xet::kMaxXorbBytes;  // largest xorb a Xet upload holds in memory
   // Names never committed (editor and tool droppings): shell patterns matched against each
   // path component, or a path prefix ending in '/'.
   std::vector<std::string> ignore = {"*.swp", "*~", ".#*", "4913", "*.incomplete",

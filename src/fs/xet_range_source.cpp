@@ -174,6 +174,7 @@ hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::ui
   if (offset >= file.size || out.empty()) return std::size_t{0};
   const std::uint64_t want = std::min<std::uint64_t>(out.size(), file.size - offset);
   const std::uint64_t last = offset + want - 1;
+  ByteBudget::Lease lease;  // released after `chunks`, whose buffers it counts
   ChunkMap chunks;
   XetChunkIndex::Batch learned(index_);
   hub::HubResult<hub::XetReconstruction> plan = hub::hubError(HubErrorKind::kBadResponse, "");
@@ -190,6 +191,18 @@ hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::ui
     if (unpacked > plan->offset_into_first_range + want + xet::kMaxUncompressedChunkSize) {
       return corrupt("reconstruction of " + std::to_string(want) + " bytes of " + file.path +
                      " spans " + std::to_string(unpacked) + " bytes");
+    }
+    if (!lease.held()) {
+      // The plan's buffers: chunks read back or decoded (at most what its terms unpack to) and
+      // the xorb ranges it may fetch.
+      std::uint64_t fetch_bytes = 0;
+      for (const auto& [xorb, fetches] : plan->fetches) {
+        for (const hub::XetFetch& f : fetches) {
+          for (const hub::XetRange& r : f.ranges) fetch_bytes += r.byte_last - r.byte_first + 1;
+        }
+      }
+      lease = budget_.acquire(unpacked + fetch_bytes, stop);
+      if (!lease.held()) return hub::hubError(HubErrorKind::kCanceled, "read canceled");
     }
     auto st = gather(*plan, chunks, learned, stop);
     if (st) break;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cache/block_store.h"
+#include "fs/byte_budget.h"
 #include "fs/xet_chunk_index.h"
 #include "fs/read_engine.h"
 #include "hub/hub_client.h"
@@ -38,11 +39,15 @@ struct XetReadStats {
   std::uint64_t hash_mismatches = 0;
 };
 
-// Thread-safe: the hub client and the block store are; the counters are atomics.
+// Thread-safe: the hub client, the block store and the budget are; the counters are atomics.
 class XetRangeSource final : public RangeSource {
  public:
-  XetRangeSource(hub::HubClient* hub, RangeSource* plain, cache::BlockStore* cache)
-      : hub_(hub), plain_(plain), index_(cache, hub->options().endpoint) {}
+  // `memory` bounds the buffers of the reads in progress (fetched xorb ranges, decoded chunks);
+  // a read waits until its plan's buffers fit.
+  XetRangeSource(hub::HubClient* hub, RangeSource* plain, cache::BlockStore* cache,
+                 std::uint64_t memory = kDefaultMemory)
+      : hub_(hub), plain_(plain), index_(cache, hub->options().endpoint), budget_(memory) {}
+  static constexpr std::uint64_t kDefaultMemory = 64ull << 20;
 
   hub::HubResult<std::size_t> readRange(const FileRef& file, std::uint64_t offset,
                                         std::span<char> out, const std::stop_token& stop) override;
@@ -83,6 +88,7 @@ class XetRangeSource final : public RangeSource {
   hub::HubClient* hub_;
   RangeSource* plain_;
   XetChunkIndex index_;
+  ByteBudget budget_;
   std::atomic<std::uint64_t> chunks_from_cache_{0};
   std::atomic<std::uint64_t> chunks_fetched_{0};
   std::atomic<std::uint64_t> xorb_bytes_fetched_{0};

@@ -134,7 +134,7 @@ hub::HubResult<void> XetUploader::uploadXet(const hub::XetWriteAccess& access,
     return std::nullopt;
   };
 
-  xet::FilePacker packer(locate);
+  xet::FilePacker packer(locate, xet::CompressionScheme::kLz4, xorb_bytes_);
   XetChunkIndex::Batch learned(index_);
   xet::Shard shard;
   std::optional<hub::HubError> failure;

@@ -36,8 +36,10 @@ struct XetUploadStats {
 // Thread-safe: every upload keeps its state on its own stack; counters are atomics.
 class XetUploader {
  public:
-  XetUploader(hub::HubClient* hub, cache::BlockStore* cache)
-      : hub_(hub), index_(cache, hub->options().endpoint) {}
+  // `xorb_bytes` caps the xorbs built, which are held in memory while they are sent.
+  XetUploader(hub::HubClient* hub, cache::BlockStore* cache,
+              std::size_t xorb_bytes = xet::kMaxXorbBytes)
+      : hub_(hub), index_(cache, hub->options().endpoint), xorb_bytes_(xorb_bytes) {}
 
   hub::HubResult<void> upload(const common::RepoId& repo, const std::string& revision,
                               const std::string& sha256, std::uint64_t size,
@@ -50,6 +52,7 @@ class XetUploader {
 
   hub::HubClient* hub_;
   XetChunkIndex index_;
+  std::size_t xorb_bytes_;
   std::atomic<std::uint64_t> files_{0};
   std::atomic<std::uint64_t> chunks_{0};
   std::atomic<std::uint64_t> chunks_known_locally_{0};

@@ -24,9 +24,10 @@ void FilePacker::extend(std::optional<MerkleHash> stored, std::size_t packed, st
 
 std::optional<SealedXorb> FilePacker::seal() {
   if (builder_.empty()) return std::nullopt;
-  SealedXorb out{builder_.hash(), builder_.bytes(), builder_.chunks()};
+  // Braced initializers run in order: the hash is taken before the bytes are moved out.
+  SealedXorb out{builder_.hash(), builder_.takeBytes(), builder_.chunks()};
   sealed_.push_back(out.hash);
-  builder_ = XorbBuilder(scheme_);
+  builder_ = XorbBuilder(scheme_, max_xorb_bytes_);
   in_builder_.clear();
   return out;
 }

@@ -39,8 +39,12 @@ class FilePacker {
  public:
   using Locate = std::function<std::optional<ChunkLocation>(const MerkleHash& chunk)>;
 
-  explicit FilePacker(Locate locate, CompressionScheme scheme = CompressionScheme::kLz4)
-      : locate_(std::move(locate)), scheme_(scheme), builder_(scheme) {}
+  explicit FilePacker(Locate locate, CompressionScheme scheme = CompressionScheme::kLz4,
+                      std::size_t max_xorb_bytes = kMaxXorbBytes)
+      : locate_(std::move(locate)),
+        scheme_(scheme),
+        max_xorb_bytes_(max_xorb_bytes),
+        builder_(scheme, max_xorb_bytes) {}
 
   // Adds the file's next chunk; returns the xorb this closed, if any.
   std::optional<SealedXorb> add(std::span<const std::uint8_t> chunk);
@@ -70,6 +74,7 @@ class FilePacker {
 
   Locate locate_;
   CompressionScheme scheme_;
+  std::size_t max_xorb_bytes_;
   XorbBuilder builder_;
   std::vector<PendingTerm> terms_;
   std::vector<MerkleHash> sealed_;  // hashes of the packed xorbs, by position

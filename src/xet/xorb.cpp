@@ -3,6 +3,7 @@
 
 #include <lz4frame.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -275,9 +276,17 @@ common::Result<std::optional<std::span<const std::uint8_t>>> ChunkReader::nextVi
   return std::optional<std::span<const std::uint8_t>>(view);
 }
 
+XorbBuilder::XorbBuilder(CompressionScheme scheme, std::size_t max_bytes)
+    : scheme_(scheme),
+      max_bytes_(std::clamp<std::size_t>(max_bytes, kChunkHeaderSize + kMaxUncompressedChunkSize,
+                                         kMaxXorbBytes)) {
+  // Reserved, not touched: growing by doubling would hold the old and the new buffer at once.
+  bytes_.reserve(max_bytes_);
+}
+
 bool XorbBuilder::fits(std::size_t chunk_size) const {
   return chunk_size <= kMaxUncompressedChunkSize && chunks_.size() < kMaxXorbChunks &&
-         bytes_.size() + kChunkHeaderSize + chunk_size <= kMaxXorbBytes;
+         bytes_.size() + kChunkHeaderSize + chunk_size <= max_bytes_;
 }
 
 void XorbBuilder::add(const MerkleHash& chunk_hash, std::span<const std::uint8_t> chunk) {

@@ -86,7 +86,9 @@ struct XorbChunk {
 // Packs chunks into one xorb within the size and count limits. Not thread-safe.
 class XorbBuilder {
  public:
-  explicit XorbBuilder(CompressionScheme scheme = CompressionScheme::kLz4) : scheme_(scheme) {}
+  // `max_bytes` (at most kMaxXorbBytes) caps the serialized xorb, and so the memory it holds.
+  explicit XorbBuilder(CompressionScheme scheme = CompressionScheme::kLz4,
+                       std::size_t max_bytes = kMaxXorbBytes);
   // Whether a chunk of this size can still be added (worst case: stored raw).
   bool fits(std::size_t chunk_size) const;
   // Adds a chunk whose hash the caller computed. Precondition: fits(chunk.size()).
@@ -94,10 +96,13 @@ class XorbBuilder {
   bool empty() const { return chunks_.empty(); }
   const std::vector<XorbChunk>& chunks() const { return chunks_; }
   const std::vector<std::uint8_t>& bytes() const { return bytes_; }
+  // The serialized bytes, moved out: the builder is then spent.
+  std::vector<std::uint8_t> takeBytes() { return std::move(bytes_); }
   MerkleHash hash() const;
 
  private:
   CompressionScheme scheme_;
+  std::size_t max_bytes_;
   std::vector<std::uint8_t> bytes_;
   std::vector<XorbChunk> chunks_;
   std::uint64_t uncompressed_ = 0;

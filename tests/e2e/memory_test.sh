@@ -16,6 +16,8 @@
 #
 # CI form: 8 x 128 MiB files and a 512 MiB upload (about 40 s). The issue's form:
 #   MEMORY_FILE_MIB=1024 MEMORY_UPLOAD_MIB=4096 (about 13 GiB of disk under $TMPDIR).
+# MEMORY_XET=1 imports the files as Xet and makes hf-hubd offer Xet, so the reads and the upload
+# go through the CAS (ctest e2e_memory_xet: 8 x 64 MiB and 256 MiB).
 source "$(dirname "$0")/lib.sh"
 e2e_init memory "$@"
 
@@ -45,10 +47,12 @@ done
 echo seed >"$W/src/README.md"
 gen "$W/upload.bin" "$UPLOAD_MIB" 99 || abort "upload data" "python failed"
 sha256sum "$W"/src/f*.bin "$W/upload.bin" | sed "s#$W/src/##; s#$W/##" >"$W/want.sha"
-"$HUBD" import --root "$ROOT" --repo "models/$REPO" -m source "$W/src" >"$W/import.out" 2>&1 ||
+XET=()  # MEMORY_XET=1: the files and the upload go through Xet
+[ "${MEMORY_XET:-0}" = 1 ] && XET=(--xet)
+"$HUBD" import "${XET[@]}" --root "$ROOT" --repo "models/$REPO" -m source "$W/src" >"$W/import.out" 2>&1 ||
   abort "import" "$(cat "$W/import.out")"
 rm -f "$W"/src/f*.bin  # the disk space goes to the upload
-start_hubd "$ROOT" --token "$TOKEN=alice:write" || abort "hf-hubd serve" "$(cat "$W/hubd.$HUBD_N.err")"
+start_hubd "$ROOT" --token "$TOKEN=alice:write" ${XET:+--xet-default} || abort "hf-hubd serve" "$(cat "$W/hubd.$HUBD_N.err")"
 export HF_TOKEN=$TOKEN
 
 MNT="$W/mnt"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <chrono>
@@ -162,13 +163,20 @@ int runMount(const MountArgs& args, int ready_fd) {
   fs::ReadOptions read_options;
   read_options.memory_limit = *memory_limit / 2;  // the other half: request buffers and FUSE
   fs::HubRangeSource plain_source(hub->get());
-  fs::XetRangeSource source(hub->get(), &plain_source, blocks->get());
+  // Taken from the engine's half for Xet: an eighth for the buffers of Xet reads in progress
+  // (xorb ranges, decoded chunks), a sixteenth for the xorb an upload holds while it sends it.
+  const std::uint64_t xet_reads = *memory_limit / 8;
+  const std::uint64_t xet_xorb = *memory_limit / 16;
+  read_options.memory_limit -= xet_reads + xet_xorb;
+  fs::XetRangeSource source(hub->get(), &plain_source, blocks->get(), xet_reads);
   fs::ReadEngine engine(&source, blocks->get(), (*blocks)->blockSize(), read_options);
   fs::FsOptions fs_options;
   fs_options.revision_ttl = std::chrono::seconds(args.revision_ttl);
   fs_options.uid = ::getuid();
   fs_options.gid = ::getgid();
   fs_options.read_only = args.read_only;
+  fs_options.xet_xorb_bytes = static_cast<std::size_t>(
+      std::clamp<std::uint64_t>(xet_xorb, 8ull << 20, xet::kMaxXorbBytes));
   fs_options.endpoint = hub_options.endpoint;
   fs_options.write_dir = args.cache_dir;
   fs_options.commit_delay =

@@ -32,8 +32,9 @@ struct Packed {
   std::uint64_t new_bytes = 0;
 };
 
-Packed pack(const std::string& data, FilePacker::Locate locate = {}) {
-  FilePacker packer(std::move(locate));
+Packed pack(const std::string& data, FilePacker::Locate locate = {},
+            std::size_t max_xorb_bytes = kMaxXorbBytes) {
+  FilePacker packer(std::move(locate), CompressionScheme::kLz4, max_xorb_bytes);
   Packed out;
   auto keep = [&](std::optional<SealedXorb> x) {
     if (x) out.xorbs.emplace(x->hash, std::move(*x));
@@ -82,6 +83,19 @@ TEST(FilePackerTest, PacksAWholeFileIntoXorbsItsTermsRebuild) {
   EXPECT_EQ(rebuild(p.file, p.xorbs), data);
   EXPECT_EQ(p.new_bytes, data.size());
   for (const auto& [h, x] : p.xorbs) EXPECT_EQ(indexXorb(x.bytes)->hash, h);
+}
+
+TEST(FilePackerTest, SmallerXorbsWhenAskedRebuildTheSameFile) {
+  const std::string data = randomBytes(3u << 20, 1);
+  const std::size_t cap = 1u << 20;
+  Packed p = pack(data, {}, cap);
+  EXPECT_GE(p.xorbs.size(), 3u);
+  for (const auto& [h, x] : p.xorbs) {
+    EXPECT_LE(x.bytes.size(), cap);
+    EXPECT_EQ(indexXorb(x.bytes)->hash, h);
+  }
+  EXPECT_EQ(rebuild(p.file, p.xorbs), data);
+  EXPECT_EQ(p.file.file_hash, pack(data).file.file_hash) << "the file hash ignores packing";
 }
 
 TEST(FilePackerTest, RepeatedChunksAreStoredOnce) {
