@@ -159,6 +159,8 @@ class Filesystem {
   // something could not be committed within `limit`.
   bool commitAll(std::chrono::milliseconds limit);
   std::vector<PendingInfo> pending() const;
+  // What Xet uploads did, for `hf-mount status`.
+  XetUploadStats xetUploadStats() const { return uploader_.stats(); }
   // Whether the kernel may keep a file's pages across opens: always, since a path whose
   // content changes gets a new inode.
   static constexpr bool kKeepCache = true;

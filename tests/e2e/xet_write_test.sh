@@ -97,6 +97,12 @@ expect "revision 2 reads back" "$(sha256sum <"$MNT/models/alice/ckpt@$V2/ckpt.bi
 got=$(($(stats_get bytes_sent cas) - got0))
 note "reading revision 2: $got bytes from the CAS ($(python3 -c "print(f'{100*$got/$SIZE:.2f}')")%)"
 check "reading revision 2 fetched at most 5% of the file" "$got bytes" [ "$got" -le $((SIZE / 20)) ]
+# The daemon's record is rewritten every second.
+sleep 1.5
+xet_status=$(timeout 30 "$HFM" status | grep -F "$MNT" -A6 | grep '^  xet: ' || true)
+note "status: ${xet_status# }"
+check "hf-mount status counts the Xet reads and uploads" "'$xet_status'" \
+  grep -qE 'chunks read \([0-9]+ from the cache, [1-9][0-9]* fetched.* [1-9][0-9]* files uploaded \([1-9]' <<<"$xet_status"
 
 # --- 3. a file @huggingface/hub uploaded -----------------------------------------------------------
 head -c $((5 << 20)) /dev/urandom >"$W/js.bin"

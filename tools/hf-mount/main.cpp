@@ -277,6 +277,18 @@ int runMount(const MountArgs& args, int ready_fd) {
       live["blocks_fetched"] = std::to_string(r.blocks_fetched);
       live["cache_used_bytes"] = std::to_string(c.used_bytes);
       live["cache_budget_bytes"] = std::to_string(c.budget_bytes);
+      const fs::XetReadStats xr = source.stats();
+      const fs::XetUploadStats xu = served->xetUploadStats();
+      live["xet_chunks_from_cache"] = std::to_string(xr.chunks_from_cache);
+      live["xet_chunks_fetched"] = std::to_string(xr.chunks_fetched);
+      live["xet_xorb_bytes_fetched"] = std::to_string(xr.xorb_bytes_fetched);
+      live["xet_reconstructions"] = std::to_string(xr.reconstructions);
+      live["xet_hash_mismatches"] = std::to_string(xr.hash_mismatches);
+      live["xet_files_uploaded"] = std::to_string(xu.files);
+      live["xet_chunks_uploaded"] = std::to_string(xu.chunks);
+      live["xet_chunks_deduped"] = std::to_string(xu.chunks_known_locally + xu.chunks_found_by_query);
+      live["xet_xorbs_sent"] = std::to_string(xu.xorbs_sent);
+      live["xet_xorb_bytes_sent"] = std::to_string(xu.xorb_bytes_sent);
       std::size_t changes = 0;
       std::string views;
       for (const auto& p : served->pending()) {
@@ -459,6 +471,25 @@ int statusCommand() {
                 static_cast<unsigned long long>(num("errors")),
                 tools::formatBytes(num("bytes_fetched")).c_str(),
                 total > 0 ? 100.0 * hits / total : 0.0);
+    // Xet: chunks read (from this machine's cache or fetched from the CAS) and files uploaded.
+    if (num("xet_reconstructions") > 0 || num("xet_files_uploaded") > 0) {
+      std::printf("  xet: %llu chunks read (%llu from the cache, %llu fetched: %s of xorbs), "
+                  "%llu files uploaded (%llu chunks, %llu already stored; %s in %llu xorbs)\n",
+                  static_cast<unsigned long long>(num("xet_chunks_from_cache") +
+                                                  num("xet_chunks_fetched")),
+                  static_cast<unsigned long long>(num("xet_chunks_from_cache")),
+                  static_cast<unsigned long long>(num("xet_chunks_fetched")),
+                  tools::formatBytes(num("xet_xorb_bytes_fetched")).c_str(),
+                  static_cast<unsigned long long>(num("xet_files_uploaded")),
+                  static_cast<unsigned long long>(num("xet_chunks_uploaded")),
+                  static_cast<unsigned long long>(num("xet_chunks_deduped")),
+                  tools::formatBytes(num("xet_xorb_bytes_sent")).c_str(),
+                  static_cast<unsigned long long>(num("xet_xorbs_sent")));
+      if (num("xet_hash_mismatches") > 0) {
+        std::printf("  xet: %llu chunks did not match their hash (reads failed; see the log)\n",
+                    static_cast<unsigned long long>(num("xet_hash_mismatches")));
+      }
+    }
     if (num("pending_changes") > 0 || !r["pending_views"].empty()) {
       std::printf("  pending changes: %llu\n",
                   static_cast<unsigned long long>(num("pending_changes")));
