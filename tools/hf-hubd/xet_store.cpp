@@ -366,6 +366,10 @@ ApiResult<int> XetStore::registerShard(std::span<const std::uint8_t> body,
 }
 
 std::optional<XetFile> XetStore::file(const MerkleHash& hash) const {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = files_.find(hash); it != files_.end()) return *it->second;
+  }
   auto bytes = common::readFile(pathOf("files", hash.hex()));
   if (!bytes) return std::nullopt;
   auto shard = xet::parseShard(asBytes(*bytes));
@@ -375,6 +379,9 @@ std::optional<XetFile> XetStore::file(const MerkleHash& hash) const {
   out.sha256 = shard->files[0].sha256->hex();
   out.terms = std::move(shard->files[0].terms);
   for (const auto& t : out.terms) out.size += t.unpacked_bytes;
+  std::lock_guard lock(mu_);
+  if (files_.size() >= kChunkTableCacheLimit) files_.clear();
+  files_.emplace(hash, std::make_shared<const XetFile>(out));
   return out;
 }
 
@@ -388,13 +395,17 @@ bool XetStore::readableBy(const MerkleHash& hash, const std::string& repo_key) c
   fs::path path = pathOf("files", hash.hex());
   path += ".repos";
   std::lock_guard lock(mu_);
-  auto text = common::readFile(path);
-  if (!text) return false;
-  std::istringstream lines(*text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line == repo_key) return true;
+  auto it = readers_.find(hash);
+  if (it == readers_.end()) {
+    auto text = common::readFile(path);
+    if (!text) return false;
+    std::vector<std::string> keys;
+    std::istringstream lines(*text);
+    for (std::string line; std::getline(lines, line);) keys.push_back(line);
+    if (readers_.size() >= kChunkTableCacheLimit) readers_.clear();
+    it = readers_.emplace(hash, std::move(keys)).first;
   }
-  return false;
+  return std::find(it->second.begin(), it->second.end(), repo_key) != it->second.end();
 }
 
 ApiStatus XetStore::grant(const MerkleHash& hash, const std::string& repo_key) {
@@ -409,6 +420,7 @@ ApiStatus XetStore::grant(const MerkleHash& hash, const std::string& repo_key) {
   }
   text += repo_key + "\n";
   if (auto st = common::writeFileAtomic(path, text); !st) return internalError(st.error());
+  readers_.erase(hash);  // read again, with the new key, at the next check
   return {};
 }
 

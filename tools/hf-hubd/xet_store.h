@@ -118,6 +118,13 @@ class XetStore {
   mutable std::unordered_map<xet::MerkleHash, std::shared_ptr<const std::vector<xet::XorbChunk>>,
                              xet::MerkleHashHasher>
       chunk_tables_;
+  // Parsed file records (immutable once stored) and who may read each file (its .repos file):
+  // every reconstruction needs both.
+  mutable std::unordered_map<xet::MerkleHash, std::shared_ptr<const XetFile>,
+                             xet::MerkleHashHasher>
+      files_;
+  mutable std::unordered_map<xet::MerkleHash, std::vector<std::string>, xet::MerkleHashHasher>
+      readers_;
 };
 
 }  // namespace hfm::hubd
