@@ -256,6 +256,9 @@ struct HubClientImpl {
   std::mutex xet_mu;
   std::map<std::string, detail::XetTokenInfo> xet_tokens;  // by repo key + '\n' + commit; xet_mu
   std::map<std::string, CasVersion> cas_versions;          // by casUrl; xet_mu
+  // Write tokens fetched after a 401, by the refresh URL they came from; xet_mu. Later calls
+  // with the same (expired) access use them instead of meeting the 401 again.
+  std::map<std::string, detail::XetTokenInfo> refreshed_write_tokens;
 };
 
 }  // namespace detail

@@ -26,6 +26,7 @@ using detail::TransferOutcome;
 using detail::TransferResult;
 
 constexpr std::int64_t kTokenRefreshMarginS = 30;  // xet-core REFRESH_BUFFER_SEC
+constexpr std::size_t kMaxRefreshedWriteTokens = 64;
 constexpr std::size_t kMaxCachedXetTokens = 1024;
 // Room for each multipart part's delimiter and headers beyond its data.
 constexpr std::uint64_t kMultipartOverheadPerPart = 1024;
@@ -280,13 +281,25 @@ std::optional<detail::XetTokenInfo> writeToken(const XetWriteAccess& access) {
 // A CAS request with write access to {cas_url}{path}. A 2xx, or `passed_status` (0: none), is
 // returned as the answer. A 401 takes one fresh write token from access.refresh_url, when that
 // URL is on the endpoint's origin (the Hub token goes nowhere else), and sends the request once
-// more; the fresh token is used for this call only. Any other status is the error it maps to.
+// more; the fresh token is kept for later calls with the same access (until 30 s before it
+// expires). Any other status is the error it maps to.
 HubResult<CasAnswer> casWrite(detail::HubClientImpl& impl, const XetWriteAccess& access,
                               const std::string& path, const CasRequest& request, int passed_status,
                               const std::string& what) {
   auto token = writeToken(access);
   if (!token) {
     return impl.failInvalid(what + ": the write access has no usable CAS URL or token");
+  }
+  if (!access.refresh_url.empty()) {
+    std::lock_guard lock(impl.xet_mu);
+    auto it = impl.refreshed_write_tokens.find(access.refresh_url);
+    if (it != impl.refreshed_write_tokens.end()) {
+      if (it->second.expires - kTokenRefreshMarginS > unixNow()) {
+        token = it->second;
+      } else {
+        impl.refreshed_write_tokens.erase(it);
+      }
+    }
   }
   for (int round = 0;; ++round) {
     auto answer = casCall(impl, token->cas_url + path, *token, request, {});
@@ -308,6 +321,13 @@ HubResult<CasAnswer> casWrite(detail::HubClientImpl& impl, const XetWriteAccess&
         return common::Unexpected<HubError>(std::move(fresh).error());
       }
       token = std::move(*fresh);
+      {
+        std::lock_guard lock(impl.xet_mu);
+        if (impl.refreshed_write_tokens.size() >= kMaxRefreshedWriteTokens) {
+          impl.refreshed_write_tokens.clear();
+        }
+        impl.refreshed_write_tokens[access.refresh_url] = *token;
+      }
       continue;
     }
     auto failure = detail::statusFailure(answer->status, answer->headers, answer->body,
