@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "hub/hub_client.h"
+
 extern char** environ;
 
 namespace hfm::hub::testing {
@@ -120,6 +122,17 @@ class HubdProcess {
     }
   }
   const std::string& url() const { return url_; }
+
+  // A client of this server with `token`, giving up on retries after 5 s; null if it cannot
+  // be made (the test then fails on it).
+  std::unique_ptr<HubClient> client(const std::string& token) const {
+    HubOptions options;
+    options.endpoint = url_;
+    options.token = token;
+    options.retry_deadline = std::chrono::seconds(5);
+    auto made = HubClient::create(options);
+    return made ? std::move(*made) : nullptr;
+  }
 
  private:
   explicit HubdProcess(pid_t pid) : pid_(pid) {}

@@ -47,13 +47,8 @@ class FilesystemHeldBackTest : public ::testing::Test {
                                 std::string(kReadToken) + "=alice:read"},
                                &error);
     ASSERT_NE(hubd_, nullptr) << error;
-    hub::HubOptions options;
-    options.endpoint = hubd_->url();
-    options.token = kWriteToken;
-    options.retry_deadline = std::chrono::seconds(5);
-    auto client = hub::HubClient::create(options);
-    ASSERT_TRUE(client);
-    admin_ = std::move(*client);
+    admin_ = hubd_->client(kWriteToken);
+    ASSERT_NE(admin_, nullptr);
   }
 
   void TearDown() override {

@@ -93,13 +93,8 @@ class FilesystemWriteTest : public ::testing::Test {
     std::string error;
     hubd_ = HubdProcess::start(HFM_HUBD_BINARY, dir_ / "root", args, &error);
     ASSERT_NE(hubd_, nullptr) << error;
-    hub::HubOptions options;
-    options.endpoint = hubd_->url();
-    options.token = kWriteToken;
-    options.retry_deadline = std::chrono::seconds(5);
-    auto client = hub::HubClient::create(options);
-    ASSERT_TRUE(client);
-    admin_ = std::move(*client);
+    admin_ = hubd_->client(kWriteToken);
+    ASSERT_NE(admin_, nullptr);
     base_commits_ = commits();
   }
 

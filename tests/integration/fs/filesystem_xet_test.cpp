@@ -180,13 +180,8 @@ class FilesystemXetTest : public ::testing::Test {
                                {"--xet-default", "--token", std::string(kToken) + "=alice:write"},
                                &error);
     ASSERT_NE(hubd_, nullptr) << error;
-    hub::HubOptions options;
-    options.endpoint = hubd_->url();
-    options.token = kToken;
-    options.retry_deadline = std::chrono::seconds(5);
-    auto client = hub::HubClient::create(options);
-    ASSERT_TRUE(client);
-    admin_ = std::move(*client);
+    admin_ = hubd_->client(kToken);
+    ASSERT_NE(admin_, nullptr);
     auto commits = admin_->listCommits(kRepo, "main", 10);
     ASSERT_TRUE(commits) << commits.error().message;
     ASSERT_EQ(commits->size(), 2u);
