@@ -39,8 +39,6 @@ struct CacheStats {
   std::uint64_t disk_full = 0;        // write transactions the disk refused (ENOSPC, EDQUOT, EFBIG)
 };
 
-// Thread-safe: every method may be called from any thread concurrently. Errors are CacheError
-// values; no method throws.
 // One block for writeMany(); the views must outlive the call.
 struct BlockWrite {
   std::string_view content_id;
@@ -48,6 +46,8 @@ struct BlockWrite {
   std::string_view data;
 };
 
+// Thread-safe: every method may be called from any thread concurrently. Errors are CacheError
+// values; no method throws.
 class BlockStore {
  public:
   virtual ~BlockStore() = default;

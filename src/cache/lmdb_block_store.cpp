@@ -920,9 +920,9 @@ CacheStatus LmdbBlockStore::writeMany(std::span<const BlockWrite> writes) {
     const BlockWrite& w = writes[i];
     PendingWrite& req = reqs[i];
     if (!detail::makeBlockKey(w.content_id, w.index, req.key)) {
-      req.result = makeCacheError(CacheErrorKind::kIo, "invalid argument: content id must be 1 to " +
-                                                           std::to_string(kMaxContentIdBytes) +
-                                                           " bytes");
+      req.result = makeCacheError(CacheErrorKind::kIo,
+                                  "invalid argument: content id must be 1 to " +
+                                      std::to_string(kMaxContentIdBytes) + " bytes");
     } else if (w.data.size() > s.block_size) {
       req.result = makeCacheError(CacheErrorKind::kIo,
                                   "invalid argument: " + std::to_string(w.data.size()) +

@@ -2,11 +2,13 @@
 #pragma once
 
 // Bounds the bytes a group of requests holds at once: acquire() waits while the budget is spent.
-// A request larger than the whole budget goes ahead once nothing else holds any, so every request
-// is served. Thread-safe.
+// Requests are served in the order they came, so a large one is not passed for ever by small
+// ones; a request larger than the whole budget goes ahead once nothing else holds any. Thread-safe.
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <stop_token>
 
@@ -48,13 +50,24 @@ class ByteBudget {
     std::uint64_t bytes_ = 0;
   };
 
-  // Waits until `bytes` fit (or nothing is held), or until `stop` is requested: then the lease
-  // is empty.
+  // Waits until every earlier request has its bytes and `bytes` fit (or nothing is held), or
+  // until `stop` is requested: then the lease is empty.
   Lease acquire(std::uint64_t bytes, const std::stop_token& stop) {
     std::unique_lock lock(mu_);
-    const bool fits = cv_.wait(lock, stop, [&] { return used_ == 0 || used_ + bytes <= total_; });
-    if (!fits) return {};
+    const std::uint64_t ticket = next_ticket_++;
+    waiting_.push_back(ticket);
+    const bool turn = cv_.wait(lock, stop, [&] {
+      return waiting_.front() == ticket && (used_ == 0 || used_ + bytes <= total_);
+    });
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
+    if (!turn) {
+      lock.unlock();
+      cv_.notify_all();  // the one behind may be first now
+      return {};
+    }
     used_ += bytes;
+    lock.unlock();
+    cv_.notify_all();
     return Lease(this, bytes);
   }
 
@@ -75,7 +88,9 @@ class ByteBudget {
   const std::uint64_t total_;
   mutable std::mutex mu_;
   std::condition_variable_any cv_;
-  std::uint64_t used_ = 0;  // guarded by mu_
+  std::uint64_t used_ = 0;             // guarded by mu_
+  std::uint64_t next_ticket_ = 0;      // guarded by mu_
+  std::deque<std::uint64_t> waiting_;  // guarded by mu_: tickets of the waiting, oldest first
 };
 
 }  // namespace hfm::fs

@@ -29,7 +29,8 @@ std::optional<std::pair<MerkleHash, std::uint32_t>> readHashRecord(cache::BlockS
   MerkleHash hash;
   std::memcpy(hash.bytes.data(), raw.data(), MerkleHash::kSize);
   std::uint32_t n = 0;
-  for (std::size_t i = 4; i-- > 0;) n = (n << 8) | static_cast<std::uint8_t>(raw[MerkleHash::kSize + i]);
+  for (std::size_t i = 4; i-- > 0;)
+    n = (n << 8) | static_cast<std::uint8_t>(raw[MerkleHash::kSize + i]);
   return std::make_pair(hash, n);
 }
 
@@ -37,8 +38,8 @@ std::optional<std::pair<MerkleHash, std::uint32_t>> readHashRecord(cache::BlockS
 
 XetChunkIndex::XetChunkIndex(cache::BlockStore* cache, const std::string& origin)
     : cache_(cache),
-      origin_key_(xet::chunkHash(
-          {reinterpret_cast<const std::uint8_t*>(origin.data()), origin.size()})) {}
+      origin_key_(
+          xet::chunkHash({reinterpret_cast<const std::uint8_t*>(origin.data()), origin.size()})) {}
 
 std::string XetChunkIndex::originKey(const MerkleHash& hash) const {
   return xet::keyedChunkHash(origin_key_, hash).hex();
@@ -65,7 +66,8 @@ std::optional<XetChunkPlace> XetChunkIndex::placeOf(const MerkleHash& chunk) con
   auto got = cache_->read(chunk.hex(), kXetPlaceIndex, 0, raw);
   if (!got || *got <= 8) return std::nullopt;
   XetChunkPlace place;
-  for (std::size_t i = 8; i-- > 0;) place.offset = (place.offset << 8) | static_cast<std::uint8_t>(raw[i]);
+  for (std::size_t i = 8; i-- > 0;)
+    place.offset = (place.offset << 8) | static_cast<std::uint8_t>(raw[i]);
   place.content_id.assign(raw.data() + 8, *got - 8);
   return place;
 }
@@ -78,8 +80,8 @@ std::optional<std::vector<std::uint8_t>> XetChunkIndex::readChunk(const XetChunk
   std::size_t done = 0;
   while (done < bytes.size()) {
     const std::uint64_t at = place->offset + done;
-    const std::size_t n = static_cast<std::size_t>(
-        std::min<std::uint64_t>(bytes.size() - done, block - at % block));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size() - done, block - at % block));
     auto got = cache_->read(place->content_id, at / block, at % block,
                             {reinterpret_cast<char*>(bytes.data()) + done, n});
     if (!got || *got != n) return std::nullopt;
@@ -89,26 +91,37 @@ std::optional<std::vector<std::uint8_t>> XetChunkIndex::readChunk(const XetChunk
   return bytes;
 }
 
+XetChunkIndex::Batch::~Batch() {
+  try {
+    commit();
+  } catch (...) {  // a record lost is only a lost shortcut
+  }
+}
+
 void XetChunkIndex::Batch::chunkAt(const MerkleHash& xorb, std::uint32_t index,
                                    const XetChunkId& chunk) {
-  records_.push_back({index_.originKey(xorb), 1 + std::uint64_t{index},
-                      hashRecord(chunk.hash, chunk.size)});
+  if (!index_.enabled()) return;
+  records_.push_back(
+      {index_.originKey(xorb), 1 + std::uint64_t{index}, hashRecord(chunk.hash, chunk.size)});
 }
 
 void XetChunkIndex::Batch::location(const MerkleHash& chunk, const MerkleHash& xorb,
                                     std::uint32_t index) {
+  if (!index_.enabled()) return;
   records_.push_back({index_.originKey(chunk), kXetLocationIndex, hashRecord(xorb, index)});
 }
 
 void XetChunkIndex::Batch::place(const MerkleHash& chunk, const XetChunkPlace& place) {
+  if (!index_.enabled()) return;
   std::string value(8, '\0');
-  for (std::size_t i = 0; i < 8; ++i) value[i] = static_cast<char>((place.offset >> (8 * i)) & 0xFF);
+  for (std::size_t i = 0; i < 8; ++i)
+    value[i] = static_cast<char>((place.offset >> (8 * i)) & 0xFF);
   value += place.content_id;
   records_.push_back({chunk.hex(), kXetPlaceIndex, std::move(value)});
 }
 
 void XetChunkIndex::Batch::commit() {
-  if (index_.cache_ == nullptr || records_.empty()) return;
+  if (records_.empty()) return;
   std::vector<cache::BlockWrite> writes;
   writes.reserve(records_.size());
   for (const Record& r : records_) writes.push_back({r.key, r.index, r.value});

@@ -58,10 +58,15 @@ class XetChunkIndex {
   // The chunk's bytes from the blocks of its place, when all are cached and hash to `chunk.hash`.
   std::optional<std::vector<std::uint8_t>> readChunk(const XetChunkId& chunk) const;
 
-  // Records gathered and written in one cache transaction by commit().
+  // Records gathered and written in one cache transaction by commit(), or when the batch is
+  // destroyed (so an error path keeps what was checked before it). Nothing is gathered without
+  // a cache.
   class Batch {
    public:
     explicit Batch(const XetChunkIndex& index) : index_(index) {}
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
     void chunkAt(const xet::MerkleHash& xorb, std::uint32_t index, const XetChunkId& chunk);
     void location(const xet::MerkleHash& chunk, const xet::MerkleHash& xorb, std::uint32_t index);
     void place(const xet::MerkleHash& chunk, const XetChunkPlace& place);

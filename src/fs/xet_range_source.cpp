@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 #include <vector>
 
 #include "fs/xet_chunk_index.h"
@@ -33,6 +34,52 @@ common::Unexpected<hub::HubError> corrupt(std::string message) {
 // 403: the signed xorb URLs of the plan expired; a fresh reconstruction gives new ones.
 bool urlExpired(const hub::HubError& e) { return e.http_status == 403; }
 
+// A plan may fetch at most this multiple of the bytes it decodes to, plus the allowance
+// (chunk headers, ranges merged across small terms).
+constexpr std::uint64_t kFetchSlack = 4;
+constexpr std::uint64_t kFetchAllowance = 8u << 20;
+
+// The bytes the buffers of a plan for `want` bytes at `offset` may take (chunks read back or
+// decoded, xorb ranges as received), or why the plan is refused: it would make a small read
+// fetch, decode or look up far more than the range.
+common::Result<std::uint64_t, std::string> planBuffers(const hub::XetReconstruction& plan,
+                                                       std::uint64_t offset, std::uint64_t want) {
+  if (plan.offset_into_first_range >
+      std::min<std::uint64_t>(offset, xet::kMaxUncompressedChunkSize)) {
+    return common::Unexpected<std::string>(
+        "it starts " + std::to_string(plan.offset_into_first_range) + " bytes before the range");
+  }
+  std::uint64_t unpacked = 0;
+  for (const hub::XetTerm& term : plan.terms) {
+    // Every chunk holds at least one byte.
+    if (term.chunk_end - term.chunk_start > term.unpacked_length) {
+      return common::Unexpected<std::string>("a term of " + std::to_string(term.unpacked_length) +
+                                             " bytes lists more chunks than bytes");
+    }
+    unpacked += term.unpacked_length;
+  }
+  if (unpacked > plan.offset_into_first_range + want + xet::kMaxUncompressedChunkSize) {
+    return common::Unexpected<std::string>("it spans " + std::to_string(unpacked) + " bytes for " +
+                                           std::to_string(want));
+  }
+  std::uint64_t fetched = 0;
+  std::uint64_t held = 0;  // a multipart answer is held twice: the body and its parts
+  for (const auto& [xorb, fetches] : plan.fetches) {
+    for (const hub::XetFetch& f : fetches) {
+      std::uint64_t bytes = 0;
+      for (const hub::XetRange& r : f.ranges) bytes += r.byte_last - r.byte_first + 1;
+      fetched += bytes;
+      held += f.ranges.size() > 1 ? 2 * bytes : bytes;
+    }
+  }
+  if (fetched > kFetchSlack * unpacked + kFetchAllowance) {
+    return common::Unexpected<std::string>("it asks to fetch " + std::to_string(fetched) +
+                                           " bytes for " + std::to_string(unpacked) +
+                                           " bytes of file");
+  }
+  return unpacked + held;
+}
+
 }  // namespace
 
 XetReadStats XetRangeSource::stats() const {
@@ -49,9 +96,8 @@ hub::HubResult<std::size_t> XetRangeSource::readRange(const FileRef& file, std::
   return readXet(file, offset, out, stop);
 }
 
-hub::HubResult<void> XetRangeSource::fetchInto(const std::string& xorb,
-                                               const hub::XetFetch& fetch, ChunkMap& chunks,
-                                               const KnownMap& known,
+hub::HubResult<void> XetRangeSource::fetchInto(const std::string& xorb, const hub::XetFetch& fetch,
+                                               ChunkMap& chunks, const KnownMap& known,
                                                XetChunkIndex::Batch& learned,
                                                const std::stop_token& stop) {
   auto xorb_hash = MerkleHash::fromHex(xorb);
@@ -101,31 +147,31 @@ hub::HubResult<void> XetRangeSource::fetchInto(const std::string& xorb,
 hub::HubResult<void> XetRangeSource::gather(const hub::XetReconstruction& plan, ChunkMap& chunks,
                                             XetChunkIndex::Batch& learned,
                                             const std::stop_token& stop) {
+  // Every hash known for a chunk of the plan, whether its bytes were found or not: a fetch that
+  // brings the chunk again (a range holding it and a missing one) must match it too.
   KnownMap known;
-  std::uint64_t unpacked = 0;
+  std::unordered_set<std::string> unknown;
   for (const hub::XetTerm& term : plan.terms) {
-    unpacked += term.unpacked_length;
+    if (stop.stop_requested()) return hub::hubError(HubErrorKind::kCanceled, "read canceled");
     auto xorb = MerkleHash::fromHex(term.xorb_hash);
     if (!xorb) return corrupt("reconstruction names a malformed xorb hash");
     for (std::uint32_t index = term.chunk_start; index < term.chunk_end; ++index) {
       std::string key = chunkKey(term.xorb_hash, index);
-      if (chunks.by_key.count(key) != 0 || known.count(key) != 0) continue;
+      if (known.count(key) != 0 || unknown.count(key) != 0) continue;
       auto id = index_.chunkAt(*xorb, index);
-      if (!id) continue;
+      if (!id) {
+        unknown.insert(std::move(key));
+        continue;
+      }
+      known.emplace(key, *id);
       if (auto bytes = index_.readChunk(*id)) {
         ++chunks_from_cache_;
         Chunk chunk{id->hash, {}, std::move(*bytes), false};
         chunk.bytes = chunk.owned;
         chunks.by_key.emplace(std::move(key), std::move(chunk));
-      } else {
-        known.emplace(std::move(key), *id);
       }
     }
   }
-  // What the plan asks to download, bounded by what it promises to decode: a hostile plan could
-  // otherwise make one small read fetch and decode gigabytes.
-  std::uint64_t to_fetch = 0;
-  std::vector<std::pair<const std::string*, const hub::XetFetch*>> needed;
   for (const auto& [xorb, fetches] : plan.fetches) {
     for (const hub::XetFetch& fetch : fetches) {
       bool missing = false;
@@ -135,16 +181,8 @@ hub::HubResult<void> XetRangeSource::gather(const hub::XetReconstruction& plan, 
         }
       }
       if (!missing) continue;
-      for (const hub::XetRange& r : fetch.ranges) to_fetch += r.byte_last - r.byte_first + 1;
-      needed.emplace_back(&xorb, &fetch);
+      if (auto st = fetchInto(xorb, fetch, chunks, known, learned, stop); !st) return st;
     }
-  }
-  if (to_fetch > kFetchSlack * unpacked + kFetchAllowance) {
-    return corrupt("reconstruction asks to fetch " + std::to_string(to_fetch) + " bytes for " +
-                   std::to_string(unpacked) + " bytes of file");
-  }
-  for (const auto& [xorb, fetch] : needed) {
-    if (auto st = fetchInto(*xorb, *fetch, chunks, known, learned, stop); !st) return st;
   }
   return {};
 }
@@ -182,32 +220,16 @@ hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::ui
     ++reconstructions_;
     plan = hub_->xetReconstruction(file.repo, file.commit, file.xet_hash, offset, last, stop);
     if (!plan) return common::Unexpected<hub::HubError>(plan.error());
-    if (plan->offset_into_first_range > std::min<std::uint64_t>(offset, xet::kMaxUncompressedChunkSize)) {
-      return corrupt("reconstruction of " + file.path + " starts " +
-                     std::to_string(plan->offset_into_first_range) + " bytes before the range");
-    }
-    std::uint64_t unpacked = 0;
-    for (const hub::XetTerm& term : plan->terms) unpacked += term.unpacked_length;
-    if (unpacked > plan->offset_into_first_range + want + xet::kMaxUncompressedChunkSize) {
-      return corrupt("reconstruction of " + std::to_string(want) + " bytes of " + file.path +
-                     " spans " + std::to_string(unpacked) + " bytes");
-    }
-    if (!lease.held()) {
-      // The plan's buffers: chunks read back or decoded (at most what its terms unpack to) and
-      // the xorb ranges it may fetch.
-      std::uint64_t fetch_bytes = 0;
-      for (const auto& [xorb, fetches] : plan->fetches) {
-        for (const hub::XetFetch& f : fetches) {
-          for (const hub::XetRange& r : f.ranges) fetch_bytes += r.byte_last - r.byte_first + 1;
-        }
-      }
-      lease = budget_.acquire(unpacked + fetch_bytes, stop);
-      if (!lease.held()) return hub::hubError(HubErrorKind::kCanceled, "read canceled");
-    }
+    auto buffers = planBuffers(*plan, offset, want);
+    if (!buffers) return corrupt("reconstruction of " + file.path + ": " + buffers.error());
+    // A retry starts over, with the new plan's buffers counted.
+    chunks = {};
+    lease = {};
+    lease = budget_.acquire(*buffers, stop);
+    if (!lease.held()) return hub::hubError(HubErrorKind::kCanceled, "read canceled");
     auto st = gather(*plan, chunks, learned, stop);
     if (st) break;
     if (!urlExpired(st.error()) || attempt == 1) {
-      learned.commit();  // what was checked stays known
       return common::Unexpected<hub::HubError>(st.error());
     }
   }
@@ -224,7 +246,8 @@ hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::ui
       }
       std::span<const std::uint8_t> bytes = it->second.bytes;
       term_bytes += bytes.size();
-      const std::size_t dropped = static_cast<std::size_t>(std::min<std::uint64_t>(skip, bytes.size()));
+      const std::size_t dropped =
+          static_cast<std::size_t>(std::min<std::uint64_t>(skip, bytes.size()));
       skip -= dropped;
       bytes = bytes.subspan(dropped);
       const std::size_t n = std::min(bytes.size(), static_cast<std::size_t>(want) - written);
@@ -232,20 +255,17 @@ hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::ui
       written += n;
     }
     if (term_bytes != term.unpacked_length) {
-      learned.commit();
       return corrupt("a term of xorb " + term.xorb_hash + " decodes to " +
                      std::to_string(term_bytes) + " bytes, not " +
                      std::to_string(term.unpacked_length));
     }
   }
   if (written != want) {
-    learned.commit();
     return corrupt("reconstruction of " + file.path + " covers " + std::to_string(written) +
                    " of " + std::to_string(want) + " bytes");
   }
   placeChunks(file, *plan, chunks, offset, offset + want, learned);
-  learned.commit();
-  return written;
+  return written;  // `learned` is written as it goes, on every path
 }
 
 }  // namespace hfm::fs

@@ -24,8 +24,8 @@
 
 #include "cache/block_store.h"
 #include "fs/byte_budget.h"
-#include "fs/xet_chunk_index.h"
 #include "fs/read_engine.h"
+#include "fs/xet_chunk_index.h"
 #include "hub/hub_client.h"
 #include "xet/merkle_hash.h"
 
@@ -65,10 +65,6 @@ class XetRangeSource final : public RangeSource {
     std::vector<std::vector<std::string>> bodies;   // fetched xorb ranges, which chunks view
   };
   using KnownMap = std::unordered_map<std::string, XetChunkId>;  // hashes known, bytes not
-  // A plan may fetch at most this multiple of the bytes it decodes to, plus the allowance
-  // (chunk headers, ranges merged across small terms).
-  static constexpr std::uint64_t kFetchSlack = 4;
-  static constexpr std::uint64_t kFetchAllowance = 8u << 20;
 
   hub::HubResult<std::size_t> readXet(const FileRef& file, std::uint64_t offset,
                                       std::span<char> out, const std::stop_token& stop);
@@ -78,12 +74,10 @@ class XetRangeSource final : public RangeSource {
                               XetChunkIndex::Batch& learned, const std::stop_token& stop);
   hub::HubResult<void> fetchInto(const std::string& xorb, const hub::XetFetch& fetch,
                                  ChunkMap& chunks, const KnownMap& known,
-                                 XetChunkIndex::Batch& learned,
-                                 const std::stop_token& stop);
+                                 XetChunkIndex::Batch& learned, const std::stop_token& stop);
   // Records where the chunks of `plan` lie in the blocks the engine caches for [offset, end).
-  void placeChunks(const FileRef& file, const hub::XetReconstruction& plan,
-                   const ChunkMap& chunks, std::uint64_t offset, std::uint64_t end,
-                   XetChunkIndex::Batch& learned);
+  void placeChunks(const FileRef& file, const hub::XetReconstruction& plan, const ChunkMap& chunks,
+                   std::uint64_t offset, std::uint64_t end, XetChunkIndex::Batch& learned);
 
   hub::HubClient* hub_;
   RangeSource* plain_;

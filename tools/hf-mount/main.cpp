@@ -176,7 +176,7 @@ int runMount(const MountArgs& args, int ready_fd) {
   fs_options.gid = ::getgid();
   fs_options.read_only = args.read_only;
   fs_options.xet_xorb_bytes = static_cast<std::size_t>(
-      std::clamp<std::uint64_t>(xet_xorb, 8ull << 20, xet::kMaxXorbBytes));
+      std::clamp<std::uint64_t>(xet_xorb, 1ull << 20, xet::kMaxXorbBytes));
   fs_options.endpoint = hub_options.endpoint;
   fs_options.write_dir = args.cache_dir;
   fs_options.commit_delay =

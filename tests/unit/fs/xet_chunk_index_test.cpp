@@ -46,8 +46,8 @@ class XetChunkIndexTest : public ::testing::Test {
   void cacheFile(const std::vector<std::uint8_t>& file) {
     for (std::size_t at = 0; at < file.size(); at += kBlock) {
       const std::size_t n = std::min<std::size_t>(kBlock, file.size() - at);
-      ASSERT_TRUE(store_->write(kFile, at / kBlock,
-                                {reinterpret_cast<const char*>(file.data()) + at, n}));
+      ASSERT_TRUE(
+          store_->write(kFile, at / kBlock, {reinterpret_cast<const char*>(file.data()) + at, n}));
     }
   }
 
