@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Downloads: resolve and raw on the API listener, and signed blob URLs on the CDN listener.
 
-#include <sys/mman.h>
-
 #include <algorithm>
 
 #include "common/time_util.h"
+#include "hf-hubd/blob_mapping.h"
 #include "hf-hubd/byte_ranges.h"
 #include "hf-hubd/http_text.h"
 #include "hf-hubd/hub_service.h"
@@ -14,36 +13,6 @@ namespace hfm::hubd {
 
 namespace {
 
-constexpr std::size_t kSendChunk = 4u << 20;
-
-// A read-only mapping of one blob, shared by the response's content provider.
-class BlobMapping {
- public:
-  BlobMapping(const BlobMapping&) = delete;
-  BlobMapping& operator=(const BlobMapping&) = delete;
-  static std::shared_ptr<BlobMapping> map(int fd, std::size_t size) {
-    void* addr = nullptr;
-    if (size > 0) {
-      addr = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-      if (addr == MAP_FAILED) {
-        return nullptr;
-      }
-      ::madvise(addr, size, MADV_SEQUENTIAL);
-    }
-    return std::shared_ptr<BlobMapping>(new BlobMapping(addr, size));
-  }
-  ~BlobMapping() {
-    if (addr_ != nullptr) {
-      ::munmap(addr_, size_);
-    }
-  }
-  const char* data() const { return static_cast<const char*>(addr_); }
-
- private:
-  BlobMapping(void* addr, std::size_t size) : addr_(addr), size_(size) {}
-  void* addr_;
-  std::size_t size_;
-};
 
 }  // namespace
 
@@ -92,7 +61,7 @@ void HubService::serveBlob(Call& call, const std::string& sha256, std::uint64_t 
   res.set_content_provider(
       static_cast<std::size_t>(length), "application/octet-stream",
       [mapping, first](std::size_t offset, std::size_t len, httplib::DataSink& sink) {
-        return sink.write(mapping->data() + first + offset, std::min(len, kSendChunk));
+        return sink.write(mapping->data() + first + offset, std::min(len, kBlobSendChunk));
       });
 }
 

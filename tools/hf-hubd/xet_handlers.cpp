@@ -4,13 +4,16 @@
 // CAS (resolve headers, LFS batch negotiation, commits of Xet content).
 
 #include <fcntl.h>
-#include <unistd.h>
 
+#include <algorithm>
+#include <memory>
 #include <random>
+#include <vector>
 
 #include "common/file_util.h"
 #include "common/time_util.h"
 #include "common/url.h"
+#include "hf-hubd/blob_mapping.h"
 #include "hf-hubd/byte_ranges.h"
 #include "hf-hubd/hub_service.h"
 
@@ -41,20 +44,6 @@ json termsJson(const Reconstruction& r) {
                      {"range", {{"start", t.chunk_start}, {"end", t.chunk_end}}}});
   }
   return terms;
-}
-
-common::Result<std::string> readRange(const std::filesystem::path& path, const ByteRange& r) {
-  auto fd = common::openFile(path, O_RDONLY);
-  if (!fd) return common::Unexpected<common::Error>(fd.error());
-  std::string out(static_cast<std::size_t>(r.last - r.first + 1), '\0');
-  std::size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::pread(fd->get(), out.data() + done, out.size() - done,
-                        static_cast<off_t>(r.first + done));
-    if (n <= 0) return common::makeError(common::ErrorKind::kIo, "short read of " + path.string());
-    done += static_cast<std::size_t>(n);
-  }
-  return out;
 }
 
 ApiError notFound(const std::string& what) { return ApiError{404, "NotFound", what + " not found", {}}; }
@@ -205,33 +194,65 @@ void HubService::cdnXorb(Call& call) {
       return sendError(call, ApiError{416, "RangeNotSatisfiable", "range past the xorb's end", {}});
     }
   }
-  const std::filesystem::path path = xet_->xorbPath(*hash);
+  auto fd = common::openFile(xet_->xorbPath(*hash), O_RDONLY);
+  if (!fd) return sendError(call, internalError(fd.error()).error());
+  auto mapping = BlobMapping::map(fd->get(), static_cast<std::size_t>(*size));
+  if (!mapping) {
+    return sendError(call, apiError(500, "InternalError", "cannot map xorb " + hash->hex()).error());
+  }
   const std::string total = std::to_string(*size);
   auto contentRange = [&](const ByteRange& r) {
     return "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) + "/" + total;
   };
   call.res.status = 206;
   if (wanted->size() == 1) {
-    auto data = readRange(path, wanted->front());
-    if (!data) return sendError(call, internalError(data.error()).error());
-    call.res.set_header("Content-Range", contentRange(wanted->front()));
-    call.res.set_content(std::move(*data), "application/octet-stream");
+    const ByteRange r = wanted->front();
+    call.res.set_header("Content-Range", contentRange(r));
+    call.res.set_content_provider(
+        static_cast<std::size_t>(r.last - r.first + 1), "application/octet-stream",
+        [mapping, first = r.first](std::size_t offset, std::size_t len, httplib::DataSink& sink) {
+          return sink.write(mapping->data() + first + offset, std::min(len, kBlobSendChunk));
+        });
     return;
   }
-  // A fresh boundary per answer, so stored bytes cannot imitate it.
+  // A multipart body streamed from the mapping: each part's header text, then its bytes. A fresh
+  // boundary per answer, so stored bytes cannot imitate it.
   std::random_device rd;
   const std::string boundary = "hubd-" + std::to_string(rd()) + std::to_string(rd());
-  std::string body;
+  struct Piece {
+    std::string text;             // sent first
+    std::uint64_t first = 0;      // then `length` bytes of the xorb from here
+    std::uint64_t length = 0;
+  };
+  auto pieces = std::make_shared<std::vector<Piece>>();
+  std::size_t body_bytes = 0;
   for (const ByteRange& r : *wanted) {
-    auto data = readRange(path, r);
-    if (!data) return sendError(call, internalError(data.error()).error());
-    body += "--" + boundary + "\r\nContent-Type: application/octet-stream\r\n" +
-            "Content-Range: " + contentRange(r) + "\r\n\r\n";
-    body += *data;
-    body += "\r\n";
+    Piece p{(pieces->empty() ? "" : "\r\n") + std::string("--") + boundary +
+                "\r\nContent-Type: application/octet-stream\r\nContent-Range: " +
+                contentRange(r) + "\r\n\r\n",
+            r.first, r.last - r.first + 1};
+    body_bytes += p.text.size() + p.length;
+    pieces->push_back(std::move(p));
   }
-  body += "--" + boundary + "--\r\n";
-  call.res.set_content(std::move(body), "multipart/byteranges; boundary=" + boundary);
+  pieces->push_back(Piece{"\r\n--" + boundary + "--\r\n", 0, 0});
+  body_bytes += pieces->back().text.size();
+  call.res.set_content_provider(
+      body_bytes, "multipart/byteranges; boundary=" + boundary,
+      [mapping, pieces](std::size_t offset, std::size_t len, httplib::DataSink& sink) {
+        for (const Piece& p : *pieces) {
+          if (offset < p.text.size()) {
+            return sink.write(p.text.data() + offset, std::min(len, p.text.size() - offset));
+          }
+          offset -= p.text.size();
+          if (offset < p.length) {
+            return sink.write(mapping->data() + p.first + offset,
+                              std::min({len, static_cast<std::size_t>(p.length - offset),
+                                        kBlobSendChunk}));
+          }
+          offset -= p.length;
+        }
+        return false;
+      });
 }
 
 void HubService::casXorb(Call& call) {
