@@ -69,9 +69,22 @@ XetUploadStats XetUploader::stats() const {
 hub::HubResult<void> XetUploader::upload(const common::RepoId& repo, const std::string& revision,
                                          const std::string& sha256, std::uint64_t size,
                                          const std::filesystem::path& path) {
+  {
+    std::lock_guard lock(mu_);
+    if (without_xet_.count(repo.key()) != 0) {
+      return hub_->uploadLfs(repo, revision, sha256, size, path.string());
+    }
+  }
   auto offer = hub_->offerXetUpload(repo, revision, sha256, size);
   if (!offer) return common::Unexpected<hub::HubError>(offer.error());
-  if (!*offer) return hub_->uploadLfs(repo, revision, sha256, size, path.string());
+  if (!*offer) {
+    // Later files of the repo go straight to the LFS upload, without a batch asking for Xet.
+    {
+      std::lock_guard lock(mu_);
+      if (without_xet_.size() < kMaxReposRemembered) without_xet_.insert(repo.key());
+    }
+    return hub_->uploadLfs(repo, revision, sha256, size, path.string());
+  }
   if ((*offer)->already_stored) return {};
   auto sent = uploadXet((*offer)->access, sha256, path, true);
   // The local index may name xorbs of another server that used the same cache: the CAS then

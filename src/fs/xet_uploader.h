@@ -5,14 +5,17 @@
 // the file is chunked and only chunks the server does not already hold are sent: chunks this
 // machine has seen (uploaded or read) are found in the local index, others through the CAS's
 // global dedup query; the rest are packed into xorbs, uploaded, then registered with one shard.
-// Otherwise it is a plain LFS upload.
+// Otherwise it is a plain LFS upload, and later files of that repo skip the question (until the
+// daemon restarts).
 // The uploaded chunks go into the local index (fs/xet_chunk_index.h), so a later read of the
 // file checks every chunk it fetches against the hash computed here.
 
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "cache/block_store.h"
@@ -33,7 +36,8 @@ struct XetUploadStats {
   std::uint64_t xorb_bytes_sent = 0;
 };
 
-// Thread-safe: every upload keeps its state on its own stack; counters are atomics.
+// Thread-safe: every upload keeps its state on its own stack; counters are atomics; the repos
+// known to be without Xet are behind a mutex.
 class XetUploader {
  public:
   // `xorb_bytes` caps the xorbs built, which are held in memory while they are sent.
@@ -53,6 +57,9 @@ class XetUploader {
   hub::HubClient* hub_;
   XetChunkIndex index_;
   std::size_t xorb_bytes_;
+  static constexpr std::size_t kMaxReposRemembered = 1024;
+  std::mutex mu_;
+  std::set<std::string> without_xet_;  // guarded by mu_: repos whose server picked plain LFS
   std::atomic<std::uint64_t> files_{0};
   std::atomic<std::uint64_t> chunks_{0};
   std::atomic<std::uint64_t> chunks_known_locally_{0};

@@ -203,8 +203,9 @@ class HubClient {
   // kBadResponse. Transient failures are retried as for other calls (the POSTs are idempotent:
   // hashes are content addresses). A CAS 401 takes one fresh write token from
   // access.refresh_url (GET with the Hub token, only when that URL is on the endpoint's origin)
-  // and tries once more; the fresh token is not kept (`access` is const), so after a second 401,
-  // or without a refresh_url, the call is kUnauthorized and the caller takes a new offer.
+  // and tries once more; the fresh token is kept for later calls with the same refresh_url
+  // (until 30 s before it expires). After a second 401, or without a refresh_url, the call is
+  // kUnauthorized and the caller takes a new offer.
   // The CAS token never appears in a message. An `access` whose cas_url or token could not be
   // sent is kInvalidArgument without a request.
 
