@@ -168,7 +168,8 @@ TEST_F(LmdbBlockStoreTest, WriteManyStoresEveryBlockAndFailsOnlyTheBadOnes) {
   std::vector<BlockWrite> writes;
   for (std::size_t i = 0; i < ids.size(); ++i) writes.push_back({ids[i], 7, values[i]});
   const std::string too_big(kBlock + 1, 'x');
-  writes.insert(writes.begin() + 600, BlockWrite{contentId(99999), 0, too_big});
+  const std::string bad_id = contentId(99999);  // the views must outlive the call
+  writes.insert(writes.begin() + 600, BlockWrite{bad_id, 0, too_big});
   const std::uint64_t writes_before = store->stats().writes;
 
   auto st = store->writeMany(writes);
