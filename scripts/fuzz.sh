@@ -5,6 +5,7 @@
 # a time (FUZZ_JOBS). Prints per target the executions, the coverage (cov: edges) and the
 # crashes; exits non-zero when a target crashed, leaked, hung or broke an invariant, and keeps
 # the inputs that did so in the temporary directory it names. The repo's corpus is never written.
+# `scripts/fuzz.sh --build-only` only builds the targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-15}
@@ -19,6 +20,7 @@ if ! ninja -C "$build" -j 2 hfm_fuzzers >"$build/fuzz-build.log" 2>&1; then
   echo "fuzz: build failed" >&2
   exit 1
 fi
+[ "${1:-}" = --build-only ] && exit 0
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hfm-fuzz.XXXXXX")
 targets=()
