@@ -14,9 +14,20 @@ using xet::MerkleHash;
 
 constexpr std::size_t kRecordBytes = MerkleHash::kSize + 4;
 
+// Records store their numbers little-endian, in `bytes` bytes.
+void appendLe(std::string& out, std::uint64_t n, std::size_t bytes) {
+  for (std::size_t i = 0; i < bytes; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+}
+
+std::uint64_t loadLe(const char* p, std::size_t bytes) {
+  std::uint64_t n = 0;
+  for (std::size_t i = bytes; i-- > 0;) n = (n << 8) | static_cast<std::uint8_t>(p[i]);
+  return n;
+}
+
 std::string hashRecord(const MerkleHash& hash, std::uint32_t n) {
   std::string out(reinterpret_cast<const char*>(hash.bytes.data()), MerkleHash::kSize);
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+  appendLe(out, n, 4);
   return out;
 }
 
@@ -28,10 +39,8 @@ std::optional<std::pair<MerkleHash, std::uint32_t>> readHashRecord(cache::BlockS
   if (!got || *got != kRecordBytes) return std::nullopt;
   MerkleHash hash;
   std::memcpy(hash.bytes.data(), raw.data(), MerkleHash::kSize);
-  std::uint32_t n = 0;
-  for (std::size_t i = 4; i-- > 0;)
-    n = (n << 8) | static_cast<std::uint8_t>(raw[MerkleHash::kSize + i]);
-  return std::make_pair(hash, n);
+  return std::make_pair(hash,
+                        static_cast<std::uint32_t>(loadLe(raw.data() + MerkleHash::kSize, 4)));
 }
 
 }  // namespace
@@ -66,8 +75,7 @@ std::optional<XetChunkPlace> XetChunkIndex::placeOf(const MerkleHash& chunk) con
   auto got = cache_->read(chunk.hex(), kXetPlaceIndex, 0, raw);
   if (!got || *got <= 8) return std::nullopt;
   XetChunkPlace place;
-  for (std::size_t i = 8; i-- > 0;)
-    place.offset = (place.offset << 8) | static_cast<std::uint8_t>(raw[i]);
+  place.offset = loadLe(raw.data(), 8);
   place.content_id.assign(raw.data() + 8, *got - 8);
   return place;
 }
@@ -113,9 +121,8 @@ void XetChunkIndex::Batch::location(const MerkleHash& chunk, const MerkleHash& x
 
 void XetChunkIndex::Batch::place(const MerkleHash& chunk, const XetChunkPlace& place) {
   if (!index_.enabled()) return;
-  std::string value(8, '\0');
-  for (std::size_t i = 0; i < 8; ++i)
-    value[i] = static_cast<char>((place.offset >> (8 * i)) & 0xFF);
+  std::string value;
+  appendLe(value, place.offset, 8);
   value += place.content_id;
   records_.push_back({chunk.hex(), kXetPlaceIndex, std::move(value)});
 }

@@ -31,6 +31,10 @@ common::Unexpected<hub::HubError> corrupt(std::string message) {
   return hub::hubError(HubErrorKind::kBadResponse, std::move(message));
 }
 
+common::Unexpected<hub::HubError> canceled() {
+  return hub::hubError(HubErrorKind::kCanceled, "read canceled");
+}
+
 // 403: the signed xorb URLs of the plan expired; a fresh reconstruction gives new ones.
 bool urlExpired(const hub::HubError& e) { return e.http_status == 403; }
 
@@ -106,7 +110,7 @@ hub::HubResult<void> XetRangeSource::fetchInto(const std::string& xorb, const hu
   if (!fetched) return common::Unexpected<hub::HubError>(fetched.error());
   const std::vector<std::string>& parts = chunks.bodies.emplace_back(std::move(*fetched));
   for (std::size_t r = 0; r < fetch.ranges.size(); ++r) {
-    if (stop.stop_requested()) return hub::hubError(HubErrorKind::kCanceled, "read canceled");
+    if (stop.stop_requested()) return canceled();
     const hub::XetRange& range = fetch.ranges[r];
     const std::string& part = parts[r];
     xorb_bytes_fetched_ += part.size();
@@ -152,7 +156,7 @@ hub::HubResult<void> XetRangeSource::gather(const hub::XetReconstruction& plan, 
   KnownMap known;
   std::unordered_set<std::string> unknown;
   for (const hub::XetTerm& term : plan.terms) {
-    if (stop.stop_requested()) return hub::hubError(HubErrorKind::kCanceled, "read canceled");
+    if (stop.stop_requested()) return canceled();
     auto xorb = MerkleHash::fromHex(term.xorb_hash);
     if (!xorb) return corrupt("reconstruction names a malformed xorb hash");
     for (std::uint32_t index = term.chunk_start; index < term.chunk_end; ++index) {
@@ -226,7 +230,7 @@ hub::HubResult<std::size_t> XetRangeSource::readXet(const FileRef& file, std::ui
     chunks = {};
     lease = {};
     lease = budget_.acquire(*buffers, stop);
-    if (!lease.held()) return hub::hubError(HubErrorKind::kCanceled, "read canceled");
+    if (!lease.held()) return canceled();
     auto st = gather(*plan, chunks, learned, stop);
     if (st) break;
     if (!urlExpired(st.error()) || attempt == 1) {
